@@ -57,17 +57,17 @@ from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule
 from orderledger.domain.order_fields import CHANGES, Repeat, field_markers
 from orderledger.domain.order_fills import FillRules
-from orderledger.domain.order_state import (
-    FROM_REQUEST,
-    raise_fingerprint,
-)
-from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import (
+from orderledger.domain.order_requests import (
     ORDER_NAMESPACE,
     check_request,
     external_client_order_id,
     order_id_for,
 )
+from orderledger.domain.order_state import (
+    FROM_REQUEST,
+    raise_fingerprint,
+)
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     UNACCEPTED,
     OrderType,

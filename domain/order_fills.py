@@ -22,14 +22,14 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.fills import Fill, fee_rank, fee_text
 from orderledger.domain.lifecycle import Rule
+from orderledger.domain.order_requests import (
+    check_positive,
+)
 from orderledger.domain.order_rules import OrderRules
 from orderledger.domain.order_state import (
     OrderState,
 )
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import (
-    check_positive,
-)
 from orderledger.domain.values import (
     ENDED,
     EXACT,

@@ -25,15 +25,15 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule, fact_name, rule_for
+from orderledger.domain.order_requests import (
+    check_positive,
+)
 from orderledger.domain.order_state import (
     OrderState,
     anomaly_fingerprint,
     fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import (
-    check_positive,
-)
 from orderledger.domain.values import (
     Status,
     format_decimal,

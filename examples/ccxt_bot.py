@@ -70,10 +70,10 @@ class Bot:
         with who set it: a restart records nothing again, and a value a person has set since
         stands (the ledger's limits, not the bot's memory, are the ones every order is checked
         against)."""
-        in_force = {limit.key for limit in await self.ledger.limits()}
+        in_force = {limit.key for limit in await self.ledger.risk_controls.limits()}
         for kind, value in self.limits.items():
             if ("account", self.account, kind) not in in_force:
-                await self.ledger.set_limit(
+                await self.ledger.risk_controls.set_limit(
                     "account", self.account, kind, value, set_by=by, reason="the bot's configuration"
                 )
 

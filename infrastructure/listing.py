@@ -3,8 +3,8 @@ declaration, ``results.filter.Filter``), the orders a list can be sorted in, the
 columns, and the cursor that continues a page.
 
 The Python API's keyword arguments (``application.filter_keywords``), the HTTP API's query parameters
-(with their OpenAPI descriptions, ``http.listing``) and the CLI's filter options and ``--sort``
-values (with their help, ``cli.listing``) are derived from ``FILTERS`` and ``LISTINGS``: a
+(with their OpenAPI descriptions, ``http.list_parameters``) and the CLI's filter options and ``--sort``
+values (with their help, ``cli.list_options``) are derived from ``FILTERS`` and ``LISTINGS``: a
 filter added to ``Filter`` is checked in Python, an option of the list's command and a
 parameter of its endpoint at once.
 

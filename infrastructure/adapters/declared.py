@@ -2,7 +2,7 @@
 
 A venue is one package, ``adapters/<venue>/``: the modules that read its payloads, and a
 ``venue`` module whose :class:`Venue` (``VENUE``) says what the rest of the ledger needs to know
-of it. ``adapters.registry`` lists those modules, one line a venue; the CLI's ``ingest`` and
+of it. ``adapters.venue_registry`` lists those modules, one line a venue; the CLI's ``ingest`` and
 ``collect`` options, ``POST /messages``'s query parameters, the format checks, the feeds and the
 collectors are all made from the declarations (docs/venues.md, "Adding a venue").
 

@@ -15,7 +15,7 @@ whole): a write, once called, always happens.
 
 Adding a method: one line in the class, ``name = _writes(OrderLedger.name)`` or
 ``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's, and
-so is its argument check (``arguments.py``: a wrong-typed argument raises InvalidInputError from
+so is its argument check (``argument_checks.py``: a wrong-typed argument raises InvalidInputError from
 the await, before any database work). A method written here gets ``@checked`` itself.
 """
 
@@ -36,9 +36,16 @@ from typing_extensions import deprecated
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Count, checked
-from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF
+from orderledger.infrastructure.application.argument_checks import Count, checked
+from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF, moved
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger_groups import (
+    Analytics,
+    Audit,
+    RiskControls,
+    Upkeep,
+    Venues,
+)
 from orderledger.infrastructure.application.placing import (
     AsyncPlacement,
     PlacementState,
@@ -69,34 +76,158 @@ else:  # the names of risk_events' signature, for its argument check, imported w
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Forwarded = Callable[Concatenate["AsyncOrderLedger", P], Coroutine[Any, Any, R]]
+S = TypeVar("S")
+Forwarded = Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]
 
 READERS = 4
 """Reader threads per instance: queries run side by side (PostgreSQL) while a write is under way."""
 
 
-def _forward(method: Callable[Concatenate[OrderLedger, P], R], writes: bool) -> Forwarded[P, R]:
-    async def forwarded(self: AsyncOrderLedger, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        call = functools.partial(method, self.ledger, *args, **kwargs)
+def _forward(method: Callable[Concatenate[S, P], R], writes: bool, group: str | None) -> Forwarded[P, R]:
+    async def forwarded(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        aio: AsyncOrderLedger = self if group is None else self._aio
+        target: Any = getattr(aio.ledger, group) if group else aio.ledger
+        call = functools.partial(method, target, *args, **kwargs)
         if not writes:
-            return await self._run(self._readers, call)
+            return await aio._run(aio._readers, call)
         # Shielded: once called, a write is carried out even if the caller is cancelled meanwhile
         # (committed or failed as a whole), so a cancelled task never leaves it unknown whether a
         # write that had not started yet will still happen.
-        return await asyncio.shield(self._run(self._writer, call))
+        return await asyncio.shield(aio._run(aio._writer, call))
 
     functools.update_wrapper(forwarded, method)
     return forwarded
 
 
-def _writes(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
-    """An ``OrderLedger`` method that writes, as a coroutine run in the writer thread."""
-    return _forward(method, writes=True)
+def _writes(method: Callable[Concatenate[S, P], R], group: str | None = None) -> Forwarded[P, R]:
+    """An ``OrderLedger`` method that writes (of its ``group``: ``audit`` …), as a coroutine run
+    in the writer thread."""
+    return _forward(method, True, group)
 
 
-def _reads(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
-    """An ``OrderLedger`` method that only reads, as a coroutine run in a reader thread."""
-    return _forward(method, writes=False)
+def _reads(method: Callable[Concatenate[S, P], R], group: str | None = None) -> Forwarded[P, R]:
+    """An ``OrderLedger`` method that only reads (of its ``group``), as a coroutine run in a
+    reader thread."""
+    return _forward(method, False, group)
+
+
+class _AsyncGroup:
+    """A concern's calls of the ``AsyncOrderLedger`` it holds, each its group's method awaited."""
+
+    __slots__ = ("_aio",)
+
+    def __init__(self, aio: AsyncOrderLedger) -> None:
+        self._aio = aio
+
+
+class AsyncRiskControls(_AsyncGroup):
+    """``OrderLedger.risk_controls``, awaited."""
+
+    exposure = _reads(RiskControls.exposure, "risk_controls")
+    limits = _reads(RiskControls.limits, "risk_controls")
+    set_limit = _writes(RiskControls.set_limit, "risk_controls")
+    clear_limit = _writes(RiskControls.clear_limit, "risk_controls")
+    trading_states = _reads(RiskControls.trading_states, "risk_controls")
+    set_trading_state = _writes(RiskControls.set_trading_state, "risk_controls")
+    denials = _reads(RiskControls.denials, "risk_controls")
+    respond = _writes(RiskControls.respond, "risk_controls")
+    risk_replay = _reads(RiskControls.risk_replay, "risk_controls")
+
+
+class AsyncAudit(_AsyncGroup):
+    """``OrderLedger.audit``, awaited."""
+
+    verify = _reads(Audit.verify, "audit")
+    head = _reads(Audit.head, "audit")
+    order_events = _reads(Audit.order_events, "audit")
+    events_after = _reads(Audit.events_after, "audit")
+    messages = _reads(Audit.messages, "audit")
+
+
+class AsyncAnalytics(_AsyncGroup):
+    """``OrderLedger.analytics``, awaited."""
+
+    lots = _reads(Analytics.lots, "analytics")
+    cost_basis = _reads(Analytics.cost_basis, "analytics")
+    set_cost_basis = _writes(Analytics.set_cost_basis, "analytics")
+    pnl_daily = _reads(Analytics.pnl_daily, "analytics")
+    pnl_series = _reads(Analytics.pnl_series, "analytics")
+    export = _reads(Analytics.export, "analytics")
+    export_lake = _reads(Analytics.export_lake, "analytics")
+    execution_quality = _reads(Analytics.execution_quality, "analytics")
+
+
+class AsyncUpkeep(_AsyncGroup):
+    """``OrderLedger.upkeep``, awaited."""
+
+    init_database = _writes(Upkeep.init_database, "upkeep")
+    check_storage = _reads(Upkeep.check_storage, "upkeep")
+    catch_up = _writes(Upkeep.catch_up, "upkeep")
+    views_position = _reads(Upkeep.views_position, "upkeep")
+    views_lag = _reads(Upkeep.views_lag, "upkeep")
+    rebuild = _writes(Upkeep.rebuild, "upkeep")
+    rotate_cursor_secret = _writes(Upkeep.rotate_cursor_secret, "upkeep")
+    # collect (live venue connections): infrastructure/application/upkeep/collector_leases.py
+    collector_lease = _writes(Upkeep.collector_lease, "upkeep")
+    collector_heartbeat = _writes(Upkeep.collector_heartbeat, "upkeep")
+    collector_release = _writes(Upkeep.collector_release, "upkeep")
+    collectors = _reads(Upkeep.collectors, "upkeep")
+
+
+class AsyncVenues(_AsyncGroup):
+    """``OrderLedger.venues``, awaited."""
+
+    define_instrument = _writes(Venues.define_instrument, "venues")
+    load_ccxt_markets = _writes(Venues.load_ccxt_markets, "venues")
+    instruments = _reads(Venues.instruments, "venues")
+    reconcile = _writes(Venues.reconcile, "venues")
+    last_venue_time = _reads(Venues.last_venue_time, "venues")
+    settle = _writes(Venues.settle, "venues")
+
+
+class AsyncMovedCalls:
+    """``AsyncOrderLedger``'s flat names of the grouped calls (``deprecated.moved``), kept until
+    the release the warning names."""
+
+    exposure = moved("risk_controls", AsyncRiskControls.exposure)
+    limits = moved("risk_controls", AsyncRiskControls.limits)
+    set_limit = moved("risk_controls", AsyncRiskControls.set_limit)
+    clear_limit = moved("risk_controls", AsyncRiskControls.clear_limit)
+    trading_states = moved("risk_controls", AsyncRiskControls.trading_states)
+    set_trading_state = moved("risk_controls", AsyncRiskControls.set_trading_state)
+    denials = moved("risk_controls", AsyncRiskControls.denials)
+    respond = moved("risk_controls", AsyncRiskControls.respond)
+    risk_replay = moved("risk_controls", AsyncRiskControls.risk_replay)
+    verify = moved("audit", AsyncAudit.verify)
+    head = moved("audit", AsyncAudit.head)
+    order_events = moved("audit", AsyncAudit.order_events)
+    events_after = moved("audit", AsyncAudit.events_after)
+    messages = moved("audit", AsyncAudit.messages)
+    lots = moved("analytics", AsyncAnalytics.lots)
+    cost_basis = moved("analytics", AsyncAnalytics.cost_basis)
+    set_cost_basis = moved("analytics", AsyncAnalytics.set_cost_basis)
+    pnl_daily = moved("analytics", AsyncAnalytics.pnl_daily)
+    pnl_series = moved("analytics", AsyncAnalytics.pnl_series)
+    export = moved("analytics", AsyncAnalytics.export)
+    export_lake = moved("analytics", AsyncAnalytics.export_lake)
+    execution_quality = moved("analytics", AsyncAnalytics.execution_quality)
+    init_database = moved("upkeep", AsyncUpkeep.init_database)
+    check_storage = moved("upkeep", AsyncUpkeep.check_storage)
+    catch_up = moved("upkeep", AsyncUpkeep.catch_up)
+    views_position = moved("upkeep", AsyncUpkeep.views_position)
+    views_lag = moved("upkeep", AsyncUpkeep.views_lag)
+    rebuild = moved("upkeep", AsyncUpkeep.rebuild)
+    rotate_cursor_secret = moved("upkeep", AsyncUpkeep.rotate_cursor_secret)
+    collector_lease = moved("upkeep", AsyncUpkeep.collector_lease)
+    collector_heartbeat = moved("upkeep", AsyncUpkeep.collector_heartbeat)
+    collector_release = moved("upkeep", AsyncUpkeep.collector_release)
+    collectors = moved("upkeep", AsyncUpkeep.collectors)
+    define_instrument = moved("venues", AsyncVenues.define_instrument)
+    load_ccxt_markets = moved("venues", AsyncVenues.load_ccxt_markets)
+    instruments = moved("venues", AsyncVenues.instruments)
+    reconcile = moved("venues", AsyncVenues.reconcile)
+    last_venue_time = moved("venues", AsyncVenues.last_venue_time)
+    settle = moved("venues", AsyncVenues.settle)
 
 
 class _AsyncReads(Protocol):
@@ -127,7 +258,7 @@ class AsyncDeprecatedReads:
         return await self.order(client_order_id, as_of=as_of, event_time=event_time)
 
 
-class AsyncOrderLedger(AsyncDeprecatedReads):
+class AsyncOrderLedger(AsyncDeprecatedReads, AsyncMovedCalls):
     """The ``OrderLedger`` API as coroutines; open with ``async with`` (or ``await open()``).
 
     ``url`` and ``options`` are ``OrderLedger``'s; ``ledger=`` wraps one already open instead
@@ -195,63 +326,48 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     record = _writes(OrderLedger.record)
     ingest_lines = _writes(OrderLedger.ingest_lines)
     ingest_inbound = _writes(OrderLedger.ingest_inbound)
-    define_instrument = _writes(OrderLedger.define_instrument)
-    load_ccxt_markets = _writes(OrderLedger.load_ccxt_markets)
-    catch_up = _writes(OrderLedger.catch_up)
     check_ahead = _reads(OrderLedger.check_ahead)  # (``open`` already starts it)
-    instruments = _reads(OrderLedger.instruments)
     resolve = _reads(OrderLedger.resolve)
-    order_events = _reads(OrderLedger.order_events)
     handle = _reads(OrderLedger.handle)
     history = _reads(OrderLedger.history)
     order = _reads(OrderLedger.order)
     orders = _reads(OrderLedger.orders)
     trades = _reads(OrderLedger.trades)
-    export = _reads(OrderLedger.export)
     positions = _reads(OrderLedger.positions)
-    exposure = _reads(OrderLedger.exposure)
     pnl = _reads(OrderLedger.pnl)
-    pnl_series = _reads(OrderLedger.pnl_series)
-    pnl_daily = _reads(OrderLedger.pnl_daily)
-    lots = _reads(OrderLedger.lots)
     events = _reads(OrderLedger.events)
-    events_after = _reads(OrderLedger.events_after)
     log_position = _reads(OrderLedger.log_position)
-    messages = _reads(OrderLedger.messages)
-    verify = _reads(OrderLedger.verify)
-    head = _reads(OrderLedger.head)
-    views_position = _reads(OrderLedger.views_position)
-    views_lag = _reads(OrderLedger.views_lag)
-    check_storage = _reads(OrderLedger.check_storage)
-    reconcile = _writes(OrderLedger.reconcile)
-    settle = _writes(OrderLedger.settle)
-    rebuild = _writes(OrderLedger.rebuild)
-    init_database = _writes(OrderLedger.init_database)
-    cost_basis = _reads(OrderLedger.cost_basis)
-    set_cost_basis = _writes(OrderLedger.set_cost_basis)
-    rotate_cursor_secret = _writes(OrderLedger.rotate_cursor_secret)
-    # analytics (lake.py, execution.py)
-    export_lake = _reads(OrderLedger.export_lake)
-    execution_quality = _reads(OrderLedger.execution_quality)
-    # collect (live venue connections): infrastructure/application/upkeep/collector_leases.py
-    collector_lease = _writes(OrderLedger.collector_lease)
-    collector_heartbeat = _writes(OrderLedger.collector_heartbeat)
-    collector_release = _writes(OrderLedger.collector_release)
-    collectors = _reads(OrderLedger.collectors)
-    last_venue_time = _reads(OrderLedger.last_venue_time)
-    # lists and pages
     parents = _reads(OrderLedger.parents)
-    # limits, trading states and the pre-trade check: infrastructure/application/controls.py
-    limits = _reads(OrderLedger.limits)
-    trading_states = _reads(OrderLedger.trading_states)
-    denials = _reads(OrderLedger.denials)
     risk = _reads(OrderLedger.risk)
-    risk_replay = _reads(OrderLedger.risk_replay)
-    set_limit = _writes(OrderLedger.set_limit)
-    clear_limit = _writes(OrderLedger.clear_limit)
-    set_trading_state = _writes(OrderLedger.set_trading_state)
-    respond = _writes(OrderLedger.respond)
     check = _writes(OrderLedger.check)  # the daily loss rule may record a halt
+    place = _writes(OrderLedger.place)
+
+    # ------------------------------------------------------------------ the calls grouped by concern
+
+    @property
+    def risk_controls(self) -> AsyncRiskControls:
+        """``OrderLedger.risk_controls``, awaited."""
+        return AsyncRiskControls(self)
+
+    @property
+    def audit(self) -> AsyncAudit:
+        """``OrderLedger.audit``, awaited."""
+        return AsyncAudit(self)
+
+    @property
+    def analytics(self) -> AsyncAnalytics:
+        """``OrderLedger.analytics``, awaited."""
+        return AsyncAnalytics(self)
+
+    @property
+    def upkeep(self) -> AsyncUpkeep:
+        """``OrderLedger.upkeep``, awaited."""
+        return AsyncUpkeep(self)
+
+    @property
+    def venues(self) -> AsyncVenues:
+        """``OrderLedger.venues``, awaited."""
+        return AsyncVenues(self)
 
     # ------------------------------------------------------------------ following, placing
 
@@ -287,12 +403,13 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         ``ok`` and every account not active; looked at again after each commit of this process
         and every ``poll_seconds``. A bot cancels its open orders on a ``StateChange`` to
         ``halted``."""
-        # Loaded when first asked, as the risk reads are (``application.controls``).
+        # Loaded when first asked, as the risk reads are (``application.ledger_groups``).
         from orderledger.infrastructure.application.risk.standing import risk_events
 
         look = functools.partial(self.risk, threshold=threshold)
-        breaches = functools.partial(self.denials, last=100)
-        events = risk_events(look, self.trading_states, self.ledger.committed, poll_seconds, breaches)
+        controls = self.risk_controls
+        breaches = functools.partial(controls.denials, last=100)
+        events = risk_events(look, controls.trading_states, self.ledger.committed, poll_seconds, breaches)
         async with contextlib.aclosing(events):
             async for event in events:
                 yield event

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.handlers import READ_HANDLERS, Handler
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
-from orderledger.infrastructure.application.request_base import Request
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
+from orderledger.infrastructure.application.typed_request import Request
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""The commands' handlers: each command of ``application.commands`` (the writes, limits and
+"""The commands' handlers: each command of ``application.command_requests`` (the writes, limits and
 trading states, the views' catch-up and rebuild, the ledger's settings, exports and the
 collectors' leases) and the function that answers it, paired in one literal table
 (``COMMAND_HANDLERS``, at the end).
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application import commands, lazy_imports
+from orderledger.infrastructure.application import command_requests, lazy_imports
 from orderledger.infrastructure.application.handlers import Handler, cost_basis
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
-from orderledger.infrastructure.application.request_base import Request
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.requests import CostBasis
+from orderledger.infrastructure.application.typed_request import Request
 from orderledger.infrastructure.storage import cursors, lot_heads, pnl_runs
 from orderledger.infrastructure.storage.views import CatchUpStats
 from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
@@ -55,7 +55,7 @@ else:  # each imported when a command that runs on it is first asked
 
 def _ingest_lines(
     ledger: LedgerParts,
-    request: commands.IngestStream | commands.Ingest,
+    request: command_requests.IngestStream | command_requests.Ingest,
     on_batch: Callable[[list[Result]], None] | None,
 ) -> IngestReport:
     """Record a request's lines (``IngestStream`` and ``Ingest`` differ only in who is told of
@@ -73,15 +73,15 @@ def _ingest_lines(
     )
 
 
-def ingest_stream(ledger: LedgerParts, request: commands.IngestStream) -> IngestReport:
+def ingest_stream(ledger: LedgerParts, request: command_requests.IngestStream) -> IngestReport:
     return _ingest_lines(ledger, request, request.on_batch)
 
 
-def ingest_inbound(ledger: LedgerParts, request: commands.IngestInbound) -> IngestReport:
+def ingest_inbound(ledger: LedgerParts, request: command_requests.IngestInbound) -> IngestReport:
     return recording.ingest_inbound(ledger, request.items, strict=request.strict, on_batch=request.on_batch)
 
 
-def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
+def ingest(ledger: LedgerParts, request: command_requests.Ingest) -> Ingested:
     results: list[Result] = []
     report = _ingest_lines(ledger, request, results.extend)
     if not report.stored:  # a refused strict batch: on_batch was not called
@@ -89,15 +89,15 @@ def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
     return recording.Ingested(report, results)
 
 
-def record(ledger: LedgerParts, request: commands.Record) -> Result:
+def record(ledger: LedgerParts, request: command_requests.Record) -> Result:
     return recording.record(ledger, request.message, origin=request.origin, strict=request.strict)
 
 
-def place_order(ledger: LedgerParts, request: commands.PlaceOrder) -> Placed:
+def place_order(ledger: LedgerParts, request: command_requests.PlaceOrder) -> Placed:
     return placing.place(ledger, request.spec, origin=request.origin)
 
 
-def define_instrument(ledger: LedgerParts, request: commands.DefineInstrument) -> Result:
+def define_instrument(ledger: LedgerParts, request: command_requests.DefineInstrument) -> Result:
     return recording.define_instrument(
         ledger,
         request.venue,
@@ -108,7 +108,7 @@ def define_instrument(ledger: LedgerParts, request: commands.DefineInstrument) -
     )
 
 
-def load_ccxt_markets(ledger: LedgerParts, request: commands.LoadCcxtMarkets) -> IngestReport:
+def load_ccxt_markets(ledger: LedgerParts, request: command_requests.LoadCcxtMarkets) -> IngestReport:
     return recording.load_ccxt_markets(
         ledger,
         request.markets,
@@ -119,7 +119,7 @@ def load_ccxt_markets(ledger: LedgerParts, request: commands.LoadCcxtMarkets) ->
     )
 
 
-def settle(ledger: LedgerParts, request: commands.Settle) -> int:
+def settle(ledger: LedgerParts, request: command_requests.Settle) -> int:
     return recording.settle(
         ledger,
         request.message_id,
@@ -134,7 +134,7 @@ def settle(ledger: LedgerParts, request: commands.Settle) -> int:
 # ---------------------------------------------------------------------- limits and trading states
 
 
-def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
+def set_limit(ledger: LedgerParts, request: command_requests.SetLimit) -> Result:
     fields = {
         "scope": request.scope,
         "target": request.target,
@@ -149,7 +149,7 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
     return pretrade.record_fact(ledger, message, request.origin)
 
 
-def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
+def clear_limit(ledger: LedgerParts, request: command_requests.ClearLimit) -> Result:
     fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
     message = pretrade.fact_message(
         "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
@@ -157,7 +157,7 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     return pretrade.record_fact(ledger, message, request.origin)
 
 
-def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
+def set_trading_state(ledger: LedgerParts, request: command_requests.SetTradingState) -> Result:
     fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
     ts = request.ts or ledger._clock()
     if request.until is not None and request.lasting is not None:
@@ -169,7 +169,7 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     return pretrade.record_fact(ledger, message, request.origin)
 
 
-def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
+def respond(ledger: LedgerParts, request: command_requests.Respond) -> list[Result]:
     # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
     from orderledger.infrastructure.application.risk import loss_responses
 
@@ -177,7 +177,7 @@ def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
         return loss_responses.respond(ledger, loss_responses.accounts_with_responses(ledger))
 
 
-def check(ledger: LedgerParts, request: commands.Check) -> pretrade.CheckResult:
+def check(ledger: LedgerParts, request: command_requests.Check) -> pretrade.CheckResult:
     now = ledger._clock()
     order = pretrade.request_of(request.spec, now)
     with ledger._writing:  # the daily loss rule may record a halt
@@ -187,14 +187,14 @@ def check(ledger: LedgerParts, request: commands.Check) -> pretrade.CheckResult:
 # ---------------------------------------------------------------------- the views
 
 
-def catch_up(ledger: LedgerParts, request: commands.CatchUp) -> CatchUpStats:
+def catch_up(ledger: LedgerParts, request: command_requests.CatchUp) -> CatchUpStats:
     with ledger._writing:
         stats = ledger.views.catch_up()
         ledger.views.finish(stored=True)
         return stats
 
 
-def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]:
+def rebuild(ledger: LedgerParts, request: command_requests.Rebuild) -> tuple[int, float]:
     known = list(ledger.views.by_name)
     chosen = known if request.names is None else list(request.names)
     unknown = [n for n in chosen if n not in known]
@@ -215,7 +215,7 @@ def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]
 # ---------------------------------------------------------------------- the ledger's settings
 
 
-def set_cost_basis(ledger: LedgerParts, request: commands.SetCostBasis) -> str:
+def set_cost_basis(ledger: LedgerParts, request: command_requests.SetCostBasis) -> str:
     rule = cost_basis_named(request.cost_basis)
     with ledger._writing:
         previous = cost_basis(ledger, CostBasis())
@@ -224,19 +224,19 @@ def set_cost_basis(ledger: LedgerParts, request: commands.SetCostBasis) -> str:
     return previous
 
 
-def rotate_cursor_secret(ledger: LedgerParts, request: commands.RotateCursorSecret) -> None:
+def rotate_cursor_secret(ledger: LedgerParts, request: command_requests.RotateCursorSecret) -> None:
     with ledger._writing:
         cursors.rotate(ledger.db)
 
 
-def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[str]:
+def init_database(ledger: LedgerParts, request: command_requests.InitDatabase) -> list[str]:
     return maintenance.set_up(ledger, request.app_role, request.password, request.cost_basis)
 
 
 # ---------------------------------------------------------------------- exports
 
 
-def export(ledger: LedgerParts, request: commands.Export) -> int:
+def export(ledger: LedgerParts, request: command_requests.Export) -> int:
     return maintenance.export(
         ledger,
         request.table,
@@ -248,14 +248,14 @@ def export(ledger: LedgerParts, request: commands.Export) -> int:
     )
 
 
-def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport:
+def export_lake(ledger: LedgerParts, request: command_requests.ExportLake) -> LakeReport:
     return lake.export_lake(ledger, request.directory)
 
 
 # ---------------------------------------------------------------------- collectors' leases
 
 
-def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> None:
+def collector_lease(ledger: LedgerParts, request: command_requests.CollectorLease) -> None:
     stale_after = request.stale_after or collector_leases.STALE_AFTER
     collector_leases.take(
         ledger.db,
@@ -268,7 +268,7 @@ def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> No
     )
 
 
-def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbeat) -> None:
+def collector_heartbeat(ledger: LedgerParts, request: command_requests.CollectorHeartbeat) -> None:
     collector_leases.heartbeat(
         ledger.db,
         request.venue,
@@ -279,36 +279,36 @@ def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbea
     )
 
 
-def collector_release(ledger: LedgerParts, request: commands.CollectorRelease) -> None:
+def collector_release(ledger: LedgerParts, request: command_requests.CollectorRelease) -> None:
     collector_leases.release(ledger.db, request.venue, request.account, request.owner)
 
 
 COMMAND_HANDLERS: dict[type[Request[Any]], Handler] = {
-    commands.IngestStream: ingest_stream,
-    commands.IngestInbound: ingest_inbound,
-    commands.Ingest: ingest,
-    commands.Record: record,
-    commands.PlaceOrder: place_order,
-    commands.DefineInstrument: define_instrument,
-    commands.LoadCcxtMarkets: load_ccxt_markets,
-    commands.Settle: settle,
-    commands.SetLimit: set_limit,
-    commands.ClearLimit: clear_limit,
-    commands.SetTradingState: set_trading_state,
-    commands.Respond: respond,
-    commands.Check: check,
-    commands.CatchUp: catch_up,
-    commands.Rebuild: rebuild,
-    commands.SetCostBasis: set_cost_basis,
-    commands.RotateCursorSecret: rotate_cursor_secret,
-    commands.InitDatabase: init_database,
-    commands.Export: export,
-    commands.ExportLake: export_lake,
-    commands.CollectorLease: collector_lease,
-    commands.CollectorHeartbeat: collector_heartbeat,
-    commands.CollectorRelease: collector_release,
+    command_requests.IngestStream: ingest_stream,
+    command_requests.IngestInbound: ingest_inbound,
+    command_requests.Ingest: ingest,
+    command_requests.Record: record,
+    command_requests.PlaceOrder: place_order,
+    command_requests.DefineInstrument: define_instrument,
+    command_requests.LoadCcxtMarkets: load_ccxt_markets,
+    command_requests.Settle: settle,
+    command_requests.SetLimit: set_limit,
+    command_requests.ClearLimit: clear_limit,
+    command_requests.SetTradingState: set_trading_state,
+    command_requests.Respond: respond,
+    command_requests.Check: check,
+    command_requests.CatchUp: catch_up,
+    command_requests.Rebuild: rebuild,
+    command_requests.SetCostBasis: set_cost_basis,
+    command_requests.RotateCursorSecret: rotate_cursor_secret,
+    command_requests.InitDatabase: init_database,
+    command_requests.Export: export,
+    command_requests.ExportLake: export_lake,
+    command_requests.CollectorLease: collector_lease,
+    command_requests.CollectorHeartbeat: collector_heartbeat,
+    command_requests.CollectorRelease: collector_release,
 }
-"""Each command (``application.commands.COMMANDS``) and the function here that answers it."""
+"""Each command (``application.command_requests.COMMANDS``) and the function here that answers it."""
 
 
 __all__ = ["COMMAND_HANDLERS"]

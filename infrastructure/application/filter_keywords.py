@@ -9,7 +9,7 @@ under their ``param``: ``order`` for ``client_order_id``) and the fields that pa
 
 So a filter added to ``Filter`` is a keyword of every list method whose list takes it, with no
 method to edit; the keywords are in the method's signature (``inspect``, the public API pin,
-``help()``) and checked as every argument of the Python API is (``arguments.checked``). Giving
+``help()``) and checked as every argument of the Python API is (``argument_checks.checked``). Giving
 both a ``Filter`` and filter keywords is refused naming ``where``. The cost is one dict per call,
 never per row.
 """

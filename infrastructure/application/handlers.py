@@ -20,7 +20,7 @@ from orderledger.domain.exposure import one_currency
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.reads import order_figures
 from orderledger.infrastructure.application.reads.follow import CommittedEvent, read_after
 from orderledger.infrastructure.application.reads.instruments import list_instruments
@@ -230,7 +230,7 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 
 
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
-    rule = request.cost_basis or ledger.cost_basis()
+    rule = request.cost_basis or ledger.analytics.cost_basis()
     return _daily_pnl.book_daily_rows(ledger, rule, request.by)
 
 

@@ -30,7 +30,7 @@ class Module:
 
 def names(module: str, homes: Mapping[str, Sequence[str]]) -> Callable[[str], Any]:
     """A module's PEP 562 ``__getattr__`` that imports each name of ``homes`` (module → names)
-    when it is first asked for (``arguments.type_hints`` reads hints through it), and keeps it
+    when it is first asked for (``argument_checks.type_hints`` reads hints through it), and keeps it
     in ``module``."""
     where = {name: home for home, found in homes.items() for name in found}
 

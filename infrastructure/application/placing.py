@@ -42,7 +42,7 @@ from orderledger.infrastructure.errors import MessageError, OrderDeniedError, Re
 from orderledger.infrastructure.ingest.inbound import Result
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 IN_FLIGHT = "in_flight"
 DENIED = Outcome.DENIED

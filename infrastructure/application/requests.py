@@ -16,11 +16,11 @@ the HTTP API are thin over that one dispatch. Every list request takes one :clas
 one declaration of the filters (``listing.FILTERS``).
 
 A request's fields are checked when ``handle`` is handed it, as the Python API's arguments are
-(``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
+(``argument_checks.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
 naming ``Orders()`` and ``where``, before any database work.
 
 Every command and query of the Python API is a request: the reads here (the questions, role
-``read``), and the commands of ``application.commands`` (the writes, the upkeep and the
+``read``), and the commands of ``application.command_requests`` (the writes, the upkeep and the
 collectors' leases: ``IngestStream``, ``Record``, ``DefineInstrument``, ``Rebuild``,
 ``SetCostBasis``, ``Export`` …, each with its role), re-exported here but imported when one is
 first asked for, as ``REQUESTS``, which names them all: a process that only reads never builds
@@ -57,8 +57,8 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.request_base import (
+from orderledger.infrastructure.application.argument_checks import Count, Counting, Slices, Version
+from orderledger.infrastructure.application.typed_request import (
     EVERYTHING,
     INCLUDES,
     ROLES,
@@ -78,7 +78,7 @@ from orderledger.infrastructure.results.views_lag import ViewsLag
 
 if TYPE_CHECKING:  # the commands, and the answers named in a string: imported when first asked for
     from orderledger.infrastructure.application.analytics.execution import ExecutionRow  # noqa: F401
-    from orderledger.infrastructure.application.commands import (
+    from orderledger.infrastructure.application.command_requests import (
         COMMANDS,
         CatchUp,
         Check,
@@ -149,7 +149,7 @@ class Resolve(Request[ClientOrderId]):
 
 @request
 class OrderEvents(Request[list[OrderEvent]]):
-    """Every event of one order, in version order (``OrderLedger.order_events``)."""
+    """Every event of one order, in version order (``OrderLedger.audit.order_events``)."""
 
     client_order_id: str
 
@@ -257,7 +257,7 @@ class IterTrades(Request[Iterator[TradeRow]], from_views=True):
 @request
 class IterEvents(Request[Iterator[EventRecord]]):
     """Every event of the log matching ``where`` and ``types``, read in chunks
-    (``OrderLedger.iter_events``)."""
+    (``OrderLedger.audit.iter_events``)."""
 
     where: Filter = EVERYTHING
     types: tuple[str, ...] = ()
@@ -266,7 +266,7 @@ class IterEvents(Request[Iterator[EventRecord]]):
 
 @request
 class IterMessages(Request[Iterator[MessageRecord]]):
-    """Every journal line matching, read in chunks (``OrderLedger.iter_messages``)."""
+    """Every journal line matching, read in chunks (``OrderLedger.audit.iter_messages``)."""
 
     where: Filter = EVERYTHING
     outcome: str | None = None
@@ -358,7 +358,7 @@ class Verify(Request["VerifyReport"], whole_log=True):
     anchor: bool = False
     progress_file: str | None = None
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
-    """Told, after each chunk, the events checked and how many there are (``OrderLedger.verify``'s
+    """Told, after each chunk, the events checked and how many there are (``OrderLedger.audit.verify``'s
     ``progress``): not part of the request's value (not compared, not hashed; the HTTP API never
     sets it, so what it sends to a reader process stays a value)."""
 
@@ -392,13 +392,13 @@ class CommittedAfter(Request["list[CommittedEvent]"]):
 
 @request
 class ChainHead(Request[Head | None]):
-    """The chains' heads, to record outside the database (``OrderLedger.head``; None while both
+    """The chains' heads, to record outside the database (``OrderLedger.audit.head``; None while both
     are empty)."""
 
 
 @request
 class Reconcile(Request["ReconcileReport"]):
-    """Compare a venue snapshot with the ledger (``OrderLedger.reconcile``): its JSON text
+    """Compare a venue snapshot with the ledger (``OrderLedger.venues.reconcile``): its JSON text
     (docs/reconciliation.md), or a :class:`Snapshot` made in Python; ``apply``: record the
     corrections, which needs ``admin`` (a dry run only reads)."""
 
@@ -418,12 +418,12 @@ class Reconcile(Request["ReconcileReport"]):
 
 @request
 class ViewsPosition(Request[int]):
-    """The log position every view has reached (``OrderLedger.views_position``)."""
+    """The log position every view has reached (``OrderLedger.upkeep.views_position``)."""
 
 
 @request
 class CostBasis(Request[str]):
-    """The rule positions and P&L use when a query names none (``OrderLedger.cost_basis``)."""
+    """The rule positions and P&L use when a query names none (``OrderLedger.analytics.cost_basis``)."""
 
 
 # ---------------------------------------------------------------------- limits and trading states
@@ -478,12 +478,12 @@ class ReplayLimits(Request["RiskReplay"], whole_log=True):
 
 @request
 class Collectors(Request["list[CollectorRow]"]):
-    """The collectors running on this ledger with their figures (``OrderLedger.collectors``)."""
+    """The collectors running on this ledger with their figures (``OrderLedger.upkeep.collectors``)."""
 
 
 @request
 class LastVenueTime(Request[datetime | None]):
-    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.last_venue_time``)."""
+    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.venues.last_venue_time``)."""
 
     venue: str
     account: str | None
@@ -604,11 +604,11 @@ if TYPE_CHECKING:
 else:
     # The names of ``__all__`` not declared here are the commands, re-exported from their module
     # when first asked for (a process that only reads never imports it); ``Snapshot`` is a
-    # field's type the argument checks read (``arguments.type_hints``).
+    # field's type the argument checks read (``argument_checks.type_hints``).
     _later = lazy_imports.names(
         __name__,
         {
-            "orderledger.infrastructure.application.commands": (
+            "orderledger.infrastructure.application.command_requests": (
                 *(name for name in __all__ if name not in globals() and name != "REQUESTS"),
                 "COMMANDS",
             ),

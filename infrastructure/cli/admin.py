@@ -87,7 +87,7 @@ def rebuild(
 ) -> None:
     """Refold views from the whole log into new tables, then swap them in atomically."""
     with open_ledger() as ledger:
-        known = ledger.view_names
+        known = ledger.upkeep.view_names
         if all_views:
             names = known
         elif name is not None:

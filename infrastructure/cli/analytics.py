@@ -53,7 +53,7 @@ def execution(
     cost), fill ratio, maker share, median seconds to ack, first fill and completion, rates."""
     low, high = time_range(since, until)
     with open_ledger(create=False) as ledger:
-        rows = ledger.execution_quality(by=by, since=low, until=high, lake=lake)
+        rows = ledger.analytics.execution_quality(by=by, since=low, until=high, lake=lake)
     if as_json:
         json_array(row.to_json() for row in rows)
         return

@@ -183,7 +183,7 @@ def warn_if_behind(ledger: OrderLedger) -> None:
     """For a command answered from the views: one line on stderr when they are behind the log
     (``ingest --no-project`` with no follower running), so that what is missing is not taken
     for nothing having happened."""
-    lag = ledger.views_lag()
+    lag = ledger.upkeep.views_lag()
     if not lag.current:
         warn(f"orderledger: {lag.warning()}")
 

@@ -41,7 +41,7 @@ from orderledger.infrastructure.cli.app import (
     warn_if_behind,
 )
 from orderledger.infrastructure.cli.json_out import print_json
-from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
+from orderledger.infrastructure.cli.list_options import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
@@ -196,7 +196,7 @@ def verify(
         heads.events = merge_heads(heads.events, expected.events.items(), "--expect-head")
         heads.journal = merge_heads(heads.journal, expected.journal.items(), "--expect-head")
     with open_ledger(create=False) as ledger:
-        report = ledger.verify(
+        report = ledger.audit.verify(
             heads=heads.events, journal_heads=heads.journal, deep=deep, incremental=not full, anchor=True
         )
     if as_json:
@@ -338,7 +338,7 @@ def reconcile(
     with open_input(snapshot_file) as handle:
         snapshot = parse_snapshot(handle.read())
     with open_ledger(create=apply) as ledger:  # a dry run is a read: it creates nothing
-        report = ledger.reconcile(
+        report = ledger.venues.reconcile(
             snapshot, apply=apply, grace=timedelta(seconds=grace), origin=f"reconcile:{snapshot_file}"
         )
     found = report.differences

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.application.requests import IngestStream, LoadCcxtMarkets
 from orderledger.infrastructure.application.writes.recording import result_record
 from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name

@@ -1,7 +1,7 @@
 """Query commands: one order, its history, orders, trades, positions, P&L, instruments and parents.
 
 Each reads its options into the Python API's typed arguments (a list's filter options into one
-``Filter``, ``cli.listing``), asks one ``OrderLedger`` method or typed request
+``Filter``, ``cli.list_options``), asks one ``OrderLedger`` method or typed request
 (``ledger.handle``) and renders the typed rows (``cli.render``)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from orderledger.infrastructure.cli.app import (
     warn_if_behind,
 )
 from orderledger.infrastructure.cli.json_out import print_json
-from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
+from orderledger.infrastructure.cli.list_options import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
     INSTRUMENT_COLUMNS,
@@ -211,7 +211,7 @@ def lots(
     quantity with opening and closing fill, cost, proceeds, fees and P&L. Export: `export lots`."""
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
-        found = ledger.lots(cost_basis=cost_basis, closed=closed, as_of=when, event_time=event_time)
+        found = ledger.analytics.lots(cost_basis=cost_basis, closed=closed, as_of=when, event_time=event_time)
         rows = [r.to_json() for r in found]
         shown = Precision() if as_json else Precision.of(ledger)
     if as_json:
@@ -247,7 +247,9 @@ def pnl(
         if behind(ledger, by or ("account" if daily else "day"), cost_basis):
             warn_if_behind(ledger)  # (the books' heads answer current with the log)
         if daily:
-            rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account", cost_basis=cost_basis)]
+            rows = [
+                r.to_json() for r in ledger.analytics.pnl_daily(by=by or "account", cost_basis=cost_basis)
+            ]
         else:
             found = ledger.pnl(by=by or "day", cost_basis=cost_basis, in_currency=in_currency)
             rows = [r.to_json() for r in found]

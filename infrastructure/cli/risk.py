@@ -45,7 +45,7 @@ def _since(row: Any) -> str:
 def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     """The limits in force now (or --as-of a time), then those scheduled: who set each, when and why."""
     with open_ledger(create=False) as ledger:
-        rows = ledger.limits(as_of=moment(as_of, "--as-of"))
+        rows = ledger.risk_controls.limits(as_of=moment(as_of, "--as-of"))
     if as_json:
         json_array(row.to_json() for row in rows)
         return
@@ -163,7 +163,7 @@ def _set_state(
     )
     with open_ledger() as ledger:
         ledger.handle(asked)
-        rows = ledger.trading_states()
+        rows = ledger.risk_controls.trading_states()
     ends = "".join(
         f" until {format_timestamp(r.until)}" for r in rows if r.account == (account or "") and r.until
     )
@@ -207,7 +207,7 @@ def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     """Each account's trading state in force (the stricter of its own and every account's: "halted
     (global); own active"), and its own as last set (every account's first): by whom and why."""
     with open_ledger(create=False) as ledger:
-        rows = ledger.trading_states(as_of=moment(as_of, "--as-of"))
+        rows = ledger.risk_controls.trading_states(as_of=moment(as_of, "--as-of"))
     if as_json:
         json_array(row.to_json() for row in rows)
         return
@@ -288,7 +288,7 @@ def risk(
             return
         changes = Changes()
         while True:
-            for result in ledger.respond():
+            for result in ledger.risk_controls.respond():
                 for event in result.events:
                     if isinstance(event, TradingStateSet):
                         shown = {"account": event.account, "state": event.state, "set_by": event.set_by}
@@ -328,7 +328,7 @@ def replay(
             f"--limits: cannot read {limits}: {getattr(error, 'strerror', None) or error}"
         ) from None
     with open_ledger(create=False) as ledger:
-        found = ledger.risk_replay(text, since=moment(since, "--since"))
+        found = ledger.risk_controls.risk_replay(text, since=moment(since, "--since"))
     if as_json:
         print_json(found.to_json())
         return
@@ -413,7 +413,9 @@ def denials(
     override (by whom and why) or venue's order flagged, at the ledger's time, each breach citing
     the limit or trading state event it applied."""
     with open_ledger(create=False) as ledger:
-        rows = ledger.denials(account=account, limit=limit, since=moment(since, "--since"), last=last)
+        rows = ledger.risk_controls.denials(
+            account=account, limit=limit, since=moment(since, "--since"), last=last
+        )
     if as_json:
         json_array(row.to_json() for row in rows)
         return

@@ -1,5 +1,5 @@
 """The collectors, by name: each venue package declares its own (``adapters/<venue>/venue.py``,
-``declared.Collector``), and the venue registry (``adapters.registry``) lists the packages.
+``declared.Collector``), and the venue registry (``adapters.venue_registry``) lists the packages.
 
 Everything else derives from those declarations: ``orderledger collect``'s venue argument and
 its help, the options and credentials each venue takes (checked before anything connects), the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields
 
-from orderledger.infrastructure.adapters import registry
+from orderledger.infrastructure.adapters import venue_registry
 from orderledger.infrastructure.adapters.declared import Collector, load
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.source import Source, SourceConfig
@@ -38,17 +38,17 @@ def _made(declared: Collector) -> VenueCollector:
 
 def collectors() -> dict[str, VenueCollector]:
     """Every collector, by the venue name ``orderledger collect`` takes."""
-    return {name: _made(declared) for name, declared in registry.collectors().items()}
+    return {name: _made(declared) for name, declared in venue_registry.collectors().items()}
 
 
 def spelled() -> str:
     """The venue names in words, for help texts and errors."""
-    names = list(registry.collectors())
+    names = list(venue_registry.collectors())
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
 def collector_for(name: str) -> VenueCollector:
-    declared = registry.collectors().get(name)
+    declared = venue_registry.collectors().get(name)
     if declared is None:
         raise ConfigurationError(f"the venue must be {spelled()}, not {name!r}")
     return _made(declared)
@@ -108,7 +108,7 @@ def configure(
 def registry_help() -> str:
     """One line per venue for ``orderledger collect --help``."""
     lines = []
-    for name, spec in registry.collectors().items():
+    for name, spec in venue_registry.collectors().items():
         needs = [f"--option {o}=…" for o in spec.required] + (["--account"] if spec.needs_account else [])
         needs += [Credentials.variable(name, c) for c in spec.credentials]
         lines.append(f"{name}: {spec.summary}" + (f" (needs {', '.join(needs)})" if needs else ""))
@@ -118,14 +118,16 @@ def registry_help() -> str:
 def option_help() -> str:
     """The options of every venue, for ``--option``'s help."""
     return "; ".join(
-        f"{name}: {', '.join(spec.options)}" for name, spec in registry.collectors().items() if spec.options
+        f"{name}: {', '.join(spec.options)}"
+        for name, spec in venue_registry.collectors().items()
+        if spec.options
     )
 
 
 def venue_table() -> str:
     """The Markdown table of the collectors (docs/collect.md shows it; a test keeps it true)."""
     rows = ["| venue | what it does | endpoints | options | credentials |", "|---|---|---|---|---|"]
-    for name, spec in registry.collectors().items():
+    for name, spec in venue_registry.collectors().items():
         rows.append(
             f"| `{name}` | {spec.summary} | {', '.join(f'`{e}`' for e in spec.endpoints)}"
             f" | {', '.join(f'`{o}`' for o in spec.options) or '—'}"

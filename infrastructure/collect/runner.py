@@ -6,12 +6,12 @@
 What it does, in order, and again after every reconnect:
 
 1. ``connect``; the backfill's start is the venue time last booked for the venue and account
-   (``OrderLedger.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
+   (``OrderLedger.venues.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
    deduplicates by trade ID and event identity); with nothing booked yet, ``since`` (None: the
    source's own first start, e.g. Tradier's ``days`` back);
 2. ``backfill(since)``, every payload ingested like a live frame;
 3. on the first connect (and every ``reconcile_every`` seconds while streaming) the venue's
-   open orders are reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), so
+   open orders are reconciled against the ledger with ``apply`` (``OrderLedger.venues.reconcile``), so
    its corrections are explicit events; an order the ledger heard of after the venue's view was
    read is not judged by it, and corrections wait until a backfill has brought the venue's own
    record of what the view no longer shows (``_reconcile``);
@@ -109,13 +109,8 @@ class Reconciled(Protocol):
     def differences(self) -> Sequence[Corrected]: ...
 
 
-class KeptLedger(Protocol):
-    """What a collector asks of the ledger it keeps current. ``AsyncOrderLedger`` is the one
-    (its ``collect`` runs a ``Collector``); the collector sits below the application, which
-    starts it, so it names the ledger by what it does."""
-
-    @property
-    def ledger(self) -> Ingesting: ...
+class KeptUpkeep(Protocol):
+    """The collectors' leases (``AsyncOrderLedger.upkeep``)."""
 
     async def collector_lease(
         self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
@@ -127,9 +122,11 @@ class KeptLedger(Protocol):
 
     async def collector_release(self, venue: str, account: str | None, owner: str) -> None: ...
 
-    async def last_venue_time(self, venue: str, account: str | None) -> datetime | None: ...
 
-    async def log_position(self) -> int: ...
+class KeptVenues(Protocol):
+    """Where a backfill resumes, and reconciliation (``AsyncOrderLedger.venues``)."""
+
+    async def last_venue_time(self, venue: str, account: str | None) -> datetime | None: ...
 
     async def reconcile(
         self,
@@ -139,6 +136,23 @@ class KeptLedger(Protocol):
         origin: str = "reconcile",
         known_at: int | None = None,
     ) -> Reconciled: ...
+
+
+class KeptLedger(Protocol):
+    """What a collector asks of the ledger it keeps current. ``AsyncOrderLedger`` is the one
+    (its ``collect`` runs a ``Collector``); the collector sits below the application, which
+    starts it, so it names the ledger by what it does."""
+
+    @property
+    def ledger(self) -> Ingesting: ...
+
+    @property
+    def upkeep(self) -> KeptUpkeep: ...
+
+    @property
+    def venues(self) -> KeptVenues: ...
+
+    async def log_position(self) -> int: ...
 
 
 class Collector:
@@ -209,7 +223,7 @@ class Collector:
         final figures."""
         source, ledger = self.source, self.ledger
         self._loop = asyncio.get_running_loop()
-        await ledger.collector_lease(
+        await ledger.upkeep.collector_lease(
             source.venue, source.account, self.owner, os.getpid(), stale_after=self.stale_after
         )
         ingest = asyncio.ensure_future(asyncio.to_thread(self._ingest))
@@ -277,7 +291,7 @@ class Collector:
         """The venue's record since the last booked venue time (less the overlap), received; on a
         first start (nothing booked yet) since ``since``, else the source's own first start."""
         await self.durable()  # the last booked time includes everything received so far
-        last = await self.ledger.last_venue_time(self.source.venue, self.source.account)
+        last = await self.ledger.venues.last_venue_time(self.source.venue, self.source.account)
         await self._feed(self.source.backfill(self.since if last is None else last - self.overlap))
 
     async def _feed(self, frames: AsyncIterator[bytes]) -> None:
@@ -382,11 +396,11 @@ class Collector:
                 }
             )
             await self.durable()
-            dry = await self.ledger.reconcile(snapshot, known_at=known_at, origin=self.origin)
+            dry = await self.ledger.venues.reconcile(snapshot, known_at=known_at, origin=self.origin)
             if any(difference.corrections for difference in dry.differences):
                 await self._catch_up()
                 await self.durable()
-            await self.ledger.reconcile(snapshot, apply=True, known_at=known_at, origin=self.origin)
+            await self.ledger.venues.reconcile(snapshot, apply=True, known_at=known_at, origin=self.origin)
         except CollectError:
             raise
         except LedgerError as error:  # a row the reconciliation refuses: said, and collecting goes on
@@ -452,7 +466,7 @@ class Collector:
         source = self.source
         if self.on_status is not None:  # before the heartbeat's await: a state entered meanwhile
             self.on_status(figures)  # is said after these figures, never before them
-        await self.ledger.collector_heartbeat(source.venue, source.account, self.owner, figures)
+        await self.ledger.upkeep.collector_heartbeat(source.venue, source.account, self.owner, figures)
 
     async def _finish(
         self,
@@ -481,7 +495,7 @@ class Collector:
         with contextlib.suppress(Exception):
             if self.on_status is not None:
                 self.on_status(self.status.figures(self.timing.clock()))
-            await self.ledger.collector_release(source.venue, source.account, self.owner)
+            await self.ledger.upkeep.collector_release(source.venue, source.account, self.owner)
 
 
 __all__ = [

@@ -128,7 +128,7 @@ PERMANENT: tuple[type[CollectError], ...] = (CredentialsRejected, UnknownSymbol,
 class Source(Protocol):
     """One venue connection, as a collector drives it.
 
-    ``format`` names an input format of the venue registry (``adapters.registry.formats()``:
+    ``format`` names an input format of the venue registry (``adapters.venue_registry.formats()``:
     what the frames are ingested as) and ``options`` are that format's adapter options. Sources
     may also set ``reconciles = False`` when the venue offers no open-orders query (a FIX log):
     ``open_orders`` is then never called. The collector calls ``connect``, then ``backfill``,

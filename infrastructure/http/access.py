@@ -4,7 +4,7 @@ A route asks for the ``Ledger`` context, which knows the caller (from the bearer
 name, the principal, and its roles) and admits each request it is handed by the roles that
 request declares (``Request.roles``: ``read``, ``write``, ``admin``, ``risk``), so a route never
 spells a role. The context holds the one
-``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
+``LedgerService`` of the app, the bound on whole-log reads (bounded_reads.py) with the runner
 that performs them, and the bound on list reads with the threads of their own they run in. A
 read is handed over as its typed request (``orderledger.requests``), never by a method's name.
 """
@@ -25,10 +25,10 @@ from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries, Positions
 from orderledger.infrastructure.application.requests import Request as Question
 from orderledger.infrastructure.http.auth import ANYONE, Holder
-from orderledger.infrastructure.http.folds import Folds
+from orderledger.infrastructure.http.bounded_reads import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.guard import Access
-from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
-from orderledger.infrastructure.http.listing import Listed, listed_response
+from orderledger.infrastructure.http.list_parameters import Listed, listed_response
+from orderledger.infrastructure.http.pnl_reads import Folds
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService, Listing, ListRequest
 from orderledger.infrastructure.listing import COUNT_CAP, DEFAULT_LIMIT
@@ -74,7 +74,7 @@ class LedgerContext:
     limit: WorkLimit
     reader: Runner
     folds: Folds
-    lister: Runner  # list reads' runner: processes of their own (limits.py), or threads
+    lister: Runner  # list reads' runner: processes of their own (bounded_reads.py), or threads
     lists: WorkLimit = field(default_factory=list_limit)
     count_cap: int = COUNT_CAP
     nearby: Runner | None = None
@@ -145,10 +145,10 @@ class LedgerContext:
     async def listed(self, request: Request, question: ListRequest) -> Response:
         """A list read (``/events``, ``/orders``, …; read from the views, its answer says how far
         they are behind: ``service.Listing``): bounded per token, per address and in all (429 or
-        503 at once past a bound, before any work; 503 past its time budget; limits.py), its
+        503 at once past a bound, before any work; 503 past its time budget; bounded_reads.py), its
         count up to ``count_cap``. It runs apart (``lister``: served over a file or a server, in
         processes of their own, else in threads of their own) and makes its whole answer there,
-        JSON included (``http.listing``): it never holds the connection, the threads, the
+        JSON included (``http.list_parameters``): it never holds the connection, the threads, the
         interpreter lock or the event loop that ``/health`` and the writes need."""
         self.admit(question)
         if question.count:
@@ -174,7 +174,7 @@ class LedgerContext:
 
     async def folded(self, question: Pnl | PnlDaily | PnlSeries) -> Any:
         """A read that folds every P&L entry: apart from the other requests and answered once per
-        state of the log and the views (folds.py)."""
+        state of the log and the views (pnl_reads.py)."""
         self.admit(question)
         return await self.folds.answer(await self.call(self.service.views_at), question)
 

@@ -23,9 +23,7 @@ from orderledger.infrastructure.application.requests import Denials, Risk, Tradi
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
-from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.guard import Access, BrowserGuard
-from orderledger.infrastructure.http.limits import (
+from orderledger.infrastructure.http.bounded_reads import (
     OwnThreads,
     Runner,
     WorkLimit,
@@ -33,6 +31,8 @@ from orderledger.infrastructure.http.limits import (
     list_limit,
     stream_limit,
 )
+from orderledger.infrastructure.http.guard import Access, BrowserGuard
+from orderledger.infrastructure.http.pnl_reads import Folds
 from orderledger.infrastructure.http.routes import routers
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.shedding import ListShedding
@@ -102,7 +102,7 @@ def create_app(
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins``: web origins besides its own
     whose pages may write (guard.py); ``expensive`` bounds the whole-log reads ``reader`` runs
-    (limits.py), ``folder`` runs the P&L folds (folds.py; both in threads over ``service`` by
+    (bounded_reads.py), ``folder`` runs the P&L folds (pnl_reads.py; both in threads over ``service`` by
     default); ``lists`` bounds the list reads ``lister`` runs (threads of their own by default,
     one per read admitted), counted up to ``count_cap``; ``streams`` bounds ``/risk/stream``."""
     app = FastAPI(

@@ -1,4 +1,4 @@
-"""Bearer tokens, each with a name and one or more roles (``application.request_base.ROLES``: ``read``,
+"""Bearer tokens, each with a name and one or more roles (``application.typed_request.ROLES``: ``read``,
 ``write``, ``admin``, ``risk``; what each includes: ``INCLUDES``).
 
 Tokens come from a file (``--tokens FILE`` or ``$ORDERLEDGER_TOKENS_FILE``: one ``[NAME=]ROLES

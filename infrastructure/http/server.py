@@ -12,7 +12,7 @@ import uvicorn
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.http import limits
+from orderledger.infrastructure.http import bounded_reads
 from orderledger.infrastructure.http.app import MAX_BODY, create_app
 from orderledger.infrastructure.http.auth import Tokens, check_bind, load_tokens
 from orderledger.infrastructure.http.guard import check_origin
@@ -65,19 +65,23 @@ def serve(
     tokens_file: str | None = None,
     max_body: int = MAX_BODY,
     allowed_origins: Iterable[str] = (),
-    expensive_reads: int = limits.CONCURRENCY,
-    expensive_seconds: float = limits.SECONDS,
-    lists: tuple[int, int, float] = (limits.LIST_READS, limits.LIST_READS_PER_CLIENT, limits.LIST_SECONDS),
-    streams: tuple[int, int] = (limits.STREAMS, limits.STREAMS_PER_CLIENT),
+    expensive_reads: int = bounded_reads.CONCURRENCY,
+    expensive_seconds: float = bounded_reads.SECONDS,
+    lists: tuple[int, int, float] = (
+        bounded_reads.LIST_READS,
+        bounded_reads.LIST_READS_PER_CLIENT,
+        bounded_reads.LIST_SECONDS,
+    ),
+    streams: tuple[int, int] = (bounded_reads.STREAMS, bounded_reads.STREAMS_PER_CLIENT),
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
     tokens = load_tokens(tokens_file)
     check_bind(host, tokens)  # before opening anything
     origins = [check_origin(origin) for origin in allowed_origins]
     try:
-        expensive = limits.WorkLimit(expensive_reads, expensive_seconds)
-        list_reads = limits.list_limit(*lists)
-        stream_clients = limits.stream_limit(*streams)
+        expensive = bounded_reads.WorkLimit(expensive_reads, expensive_seconds)
+        list_reads = bounded_reads.list_limit(*lists)
+        stream_clients = bounded_reads.stream_limit(*streams)
     except ValueError as error:
         raise InvalidInputError(str(error)) from None
     sock = listening_socket(host, port)
@@ -91,12 +95,12 @@ def serve(
         # a long one; one for each list read the bound admits at once.
         reader = folder = lister = None
         if not ledger.db.url.is_memory:
-            lister = limits.ReaderProcesses(ledger.url, list_reads.concurrency, "list reads")
+            lister = bounded_reads.ReaderProcesses(ledger.url, list_reads.concurrency, "list reads")
             stack.callback(lister.close)
             lister.start()  # the page lists orders and trades first; not after the first look
-            reader = limits.ReaderProcesses(ledger.url, expensive_reads)
+            reader = bounded_reads.ReaderProcesses(ledger.url, expensive_reads)
             stack.callback(reader.close)
-            folder = limits.ReaderProcesses(ledger.url, 1, "P&L reads")
+            folder = bounded_reads.ReaderProcesses(ledger.url, 1, "P&L reads")
             stack.callback(folder.close)
             folder.start()  # the page's P&L tab needs it first; not after the first click
         app = create_app(

@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.reads.display import Precision
 from orderledger.infrastructure.application.reads.follow import log_record
 from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
 from orderledger.infrastructure.application.writes.recording import result_record
-from orderledger.infrastructure.http.listing import Listed
+from orderledger.infrastructure.http.list_parameters import Listed
 from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.head import Head
@@ -132,7 +132,7 @@ class LedgerService:
     def health(self) -> dict[str, Any]:
         """Liveness: the storage can take writes (else its StoreError) and the database answers;
         with the figures of the collectors running on this ledger (``orderledger collect``)."""
-        self.ledger.check_storage()
+        self.ledger.upkeep.check_storage()
         collectors = [row.to_json() for row in self.collector_rows()]
         return {
             "status": "ok",

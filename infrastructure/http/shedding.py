@@ -1,6 +1,6 @@
 """List reads refused at the door when their bound is full.
 
-A list read past its bound (limits.py: per token, per address, in all) is answered 429 or 503 at
+A list read past its bound (bounded_reads.py: per token, per address, in all) is answered 429 or 503 at
 once. Answered by its route, that refusal still costs what every request costs in FastAPI
 (routing, the token check, the query's validation, the dependencies, the problem document):
 about as much as a ``/health``. A crowd of clients that retry the moment they are refused then
@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orderledger.infrastructure.http.limits import RETRY_AFTER, WorkLimit
+from orderledger.infrastructure.http.bounded_reads import RETRY_AFTER, WorkLimit
 from orderledger.infrastructure.http.problems import problem_response
 
 F = TypeVar("F", bound=Callable[..., Any])

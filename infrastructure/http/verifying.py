@@ -2,7 +2,7 @@
 
 ``POST /verify`` starts one (or, while one runs, answers with it); ``GET /verify/progress`` tells
 how far it is (events checked of how many) and, once done, its report. The verify runs where the
-server's other whole-log reads run, under their bound (limits.py: over a database file or server,
+server's other whole-log reads run, under their bound (bounded_reads.py: over a database file or server,
 in a worker process of its own), so the server goes on answering every other request meanwhile.
 The worker tells its progress through a small file the server chose, rewritten whole after each
 chunk of the log: no channel but the file system crosses the process boundary, and a reader of

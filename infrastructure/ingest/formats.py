@@ -1,7 +1,7 @@
 """The input formats `ingest` reads: the checks and texts made from their declarations.
 
 Each format is declared once, by its venue's package (``adapters/<venue>/venue.py``, listed in
-``adapters.registry``); the CLI's ``--format`` help, its option checks and options,
+``adapters.venue_registry``); the CLI's ``--format`` help, its option checks and options,
 ``POST /messages``'s parameters, ``OrderLedger.ingest_lines`` and the table in docs/venues.md
 all come from those declarations (``adapters.declared.InputFormat``), so they cannot disagree
 about which formats exist, what each needs or which options it takes.
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orderledger.infrastructure.adapters.declared import InputFormat, VenueOption, declared_options, load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
 
 

@@ -2,7 +2,7 @@
 
 The ledger keeps an order the venue reports with no client order ID (an open-orders snapshot's
 row, a venue feed's order) as an external order keyed by its venue order ID
-(``domain.requests.external_client_order_id``). When our own order is then acknowledged as that
+(``domain.order_requests.external_client_order_id``). When our own order is then acknowledged as that
 venue order ID (the acknowledgement reached the ledger after the venue's report), both are one
 order: had the acknowledgement come first, the report would have found ours. So the books end
 as they would have, whatever the arrival:
@@ -29,7 +29,7 @@ from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderFilled
 from orderledger.domain.order import Order
-from orderledger.domain.requests import external_client_order_id
+from orderledger.domain.order_requests import external_client_order_id
 from orderledger.domain.values import Status, format_decimal, format_timestamp
 from orderledger.infrastructure.messages.models import Message, parse_message
 

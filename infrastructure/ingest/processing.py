@@ -27,8 +27,8 @@ from orderledger.domain.folds import (
 )
 from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import Order, order_id_for
+from orderledger.domain.order_requests import is_external_key
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import is_external_key
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.batch import Batch
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache

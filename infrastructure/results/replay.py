@@ -1,4 +1,4 @@
-"""The rows of a replay of limits over the log (``OrderLedger.risk_replay``, docs/risk.md,
+"""The rows of a replay of limits over the log (``OrderLedger.risk_controls.risk_replay``, docs/risk.md,
 "Limits replayed over history"): each recorded order the limits would have denied or flagged
 (:class:`ReplayedOrderRow`, with its breaches), and the P&L and exposure path as recorded and as
 replayed without the denied orders (:class:`ReplayPathRow`), in one answer (:class:`RiskReplay`)."""

@@ -386,7 +386,7 @@ def test_requests_can_be_left_to_the_trading_system(valid: Valid, feed: Feed, le
     assert with_request.counts["rejected"] == 0
     assert with_request.counts["applied"] == 1
     assert with_request.counts["duplicate"] == 1  # the ack
-    events = ledger.order_events("c-1")
+    events = ledger.audit.order_events("c-1")
     anomalies = {(e.field, e.recorded, e.reported) for e in events if isinstance(e, AnomalyRecorded)}
     assert anomalies == {("quantity", "1", "2"), ("price", "64000", "63900")}
     order_now = ledger.order("c-1")

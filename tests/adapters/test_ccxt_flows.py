@@ -52,7 +52,7 @@ def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
 
 def venue_pnl(ledger: OrderLedger, client_order_id: str) -> list[Decimal | None]:
     """The venue's realized P&L kept on each fill of an order (a cross-check, never booked)."""
-    events = ledger.order_events(client_order_id)
+    events = ledger.audit.order_events(client_order_id)
     return [e.venue_realized_pnl for e in events if isinstance(e, OrderFilled)]
 
 

@@ -153,10 +153,10 @@ def test_a_market_that_cannot_be_read_is_rejected_alone(ccxt_lib: Any, tmp_path:
     markets = bybit_inverse_markets(ccxt_lib)
     broken = {**markets["BTC/USD:BTC"], "symbol": "ETH/USD:ETH", "contractSize": None}
     with closing(OrderLedger("memory://")) as ledger:
-        report = ledger.load_ccxt_markets([*markets.values(), broken], venue="bybit")
+        report = ledger.venues.load_ccxt_markets([*markets.values(), broken], venue="bybit")
         assert (report.counts["applied"], report.counts["rejected"]) == (1, 1)
         assert report.rejected[0].reason == "market ETH/USD:ETH: a contract without a positive contractSize"
-        assert [r.instrument for r in ledger.instruments()] == ["BTC/USD:BTC"]
+        assert [r.instrument for r in ledger.venues.instruments()] == ["BTC/USD:BTC"]
 
 
 def test_the_cli_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:

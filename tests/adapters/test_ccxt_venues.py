@@ -190,7 +190,7 @@ def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: M
     closing = raw("okx", "order_swap") | {"instId": "BTC-USDT-SWAP", "fillPnl": "-0.000001"}
     ledger = make_ledger()
     # The definition comes from the markets ccxt itself built (what load_markets() returns).
-    loaded = ledger.load_ccxt_markets(json.loads(rest.json(rest.markets)), venue="okx")
+    loaded = ledger.venues.load_ccxt_markets(json.loads(rest.json(rest.markets)), venue="okx")
     assert loaded.counts["applied"] == 1
     ingest(
         ledger,

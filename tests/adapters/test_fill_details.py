@@ -91,7 +91,7 @@ def test_the_rest_copy_adding_liquidity_adds_a_detail_not_a_correction(
     # Then it is applied as the detail it adds: one FillDetailsAdded naming the trade, no
     # correction, no anomaly,
     assert report.counts["applied"] == 1
-    events = ledger.order_events(ORDER)
+    events = ledger.audit.order_events(ORDER)
     added = events[-1]
     assert isinstance(added, FillDetailsAdded)
     assert (added.trade_id, added.liquidity) == (TRADE, Liquidity.MAKER)
@@ -102,7 +102,7 @@ def test_the_rest_copy_adding_liquidity_adds_a_detail_not_a_correction(
     # A third copy (either one) is a duplicate.
     for again in (pushed, polled):
         assert ingest(ledger, again).counts["duplicate"] == 1
-    assert len(ledger.order_events(ORDER)) == len(events)
+    assert len(ledger.audit.order_events(ORDER)) == len(events)
 
 
 def test_the_rest_copy_first_then_the_push_without_liquidity_is_a_duplicate(
@@ -112,13 +112,13 @@ def test_the_rest_copy_first_then_the_push_without_liquidity_is_a_duplicate(
     order, pushed, polled = deliveries(ccxt_lib, ccxt_pro)
     ledger = make_ledger()
     assert ingest(ledger, order, polled).counts["applied"] == 2
-    before = ledger.order_events(ORDER)
+    before = ledger.audit.order_events(ORDER)
     # When the WebSocket push's copy, without takerOrMaker, arrives,
     report = ingest(ledger, pushed)
     # Then it is a duplicate: nothing recorded, the liquidity kept (a copy that leaves a detail
     # out takes nothing away).
     assert (report.counts["duplicate"], report.counts["applied"]) == (1, 0)
-    assert ledger.order_events(ORDER) == before
+    assert ledger.audit.order_events(ORDER) == before
     assert the_trade(ledger) == BOOKED
     assert [type(e) for e in before if isinstance(e, OrderFilled | FillDetailsAdded)] == [OrderFilled]
 
@@ -154,7 +154,7 @@ def the_same_books(ledger: OrderLedger, copies: list[str]) -> None:
     assert the_trade(ledger) == BOOKED
     state = ledger.order(ORDER)
     assert (state.filled_quantity, state.anomalies) == (Decimal("64.8"), [])
-    kinds = [type(e) for e in ledger.order_events(ORDER)]
+    kinds = [type(e) for e in ledger.audit.order_events(ORDER)]
     assert FillCorrected not in kinds and kinds.count(OrderFilled) == 1
     assert kinds.count(FillDetailsAdded) == (1 if copies[0] == "ws" else 0)
 
@@ -220,6 +220,6 @@ def test_through_http(ccxt_lib: Any, ccxt_pro: Any) -> None:
                 assert answer.status_code == 200, answer.text
             (trade,) = client.get("/trades").json()
         assert (trade["trade_id"], trade["liquidity"]) == (TRADE, "maker")
-        assert [type(e) for e in ledger.order_events(ORDER)][-1] is FillDetailsAdded
+        assert [type(e) for e in ledger.audit.order_events(ORDER)][-1] is FillDetailsAdded
     finally:
         ledger.close()

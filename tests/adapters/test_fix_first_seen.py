@@ -40,7 +40,7 @@ def counts(**given: int) -> dict[str, int]:
 
 
 def journal(ledger: OrderLedger) -> list[tuple[str, str | None]]:
-    return [(m.outcome.value, m.reason) for m in ledger.messages()]
+    return [(m.outcome.value, m.reason) for m in ledger.audit.messages()]
 
 
 # ---------------------------------------------------------------------- booked

@@ -211,7 +211,9 @@ def test_user_fills_book_liquidations_and_wait_for_orders_named_only_by_oid(ledg
         "USDC",
     )
     assert trades["202031760494687"]["liquidity"] == "maker"
-    filled = [e for e in ledger.order_events("ext-hyperliquid-298509207410") if isinstance(e, OrderFilled)]
+    filled = [
+        e for e in ledger.audit.order_events("ext-hyperliquid-298509207410") if isinstance(e, OrderFilled)
+    ]
     assert filled[0].venue_realized_pnl == Decimal("-46.0356")
 
     # Positions, by hand. HYPE: short 5.2 (the liquidation sale). flx:CRCL: sold 0.27 at 55.877,
@@ -322,7 +324,7 @@ def test_spot_meta_as_a_line_names_later_spot_orders(ledger: OrderLedger) -> Non
         "parked": 1, "ignored": 1, "applied": 1, "duplicate": 1,
     }  # fmt: skip
     assert ledger.order("ext-hyperliquid-6928553534").instrument == "HFUN/USDC"
-    assert list(ledger.messages(parked=True)) == []
+    assert list(ledger.audit.messages(parked=True)) == []
 
 
 def test_a_spot_order_read_before_the_spot_meta_waits_for_it_in_a_later_ingest(stored_url: str) -> None:
@@ -330,7 +332,7 @@ def test_a_spot_order_read_before_the_spot_meta_waits_for_it_in_a_later_ingest(s
     # Given the order alone: no spot meta known to this ingest or the ledger
     with OrderLedger(stored_url) as first:
         assert ingest(first, [hfun])["parked"] == 1
-        (waiting,) = first.messages(parked=True)
+        (waiting,) = first.audit.messages(parked=True)
         assert waiting.reason == "waits for Hyperliquid spot pair @1's name (spotMeta)"
     # When the spot meta comes in another ingest of the ledger opened again (another process)
     with OrderLedger(stored_url) as second:
@@ -340,10 +342,10 @@ def test_a_spot_order_read_before_the_spot_meta_waits_for_it_in_a_later_ingest(s
         assert (order.instrument, order.side.value, order.quantity, order.price) == (
             "HFUN/USDC", "buy", Decimal("0.1"), Decimal("60"),
         )  # fmt: skip
-        assert list(second.messages(parked=True)) == []
+        assert list(second.audit.messages(parked=True)) == []
         # And a later ingest of the same order, knowing no meta itself, learns it from the journal
         assert ingest(second, [hfun])["duplicate"] == 1
-        assert second.verify().ok
+        assert second.audit.verify().ok
 
 
 def test_bad_payloads_are_refused_with_one_line() -> None:
@@ -398,7 +400,9 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     )  # fmt: skip
     # And, line by line, the order grew by explicit amendments from Hyperliquid's fills:
     # 3, then 3 + 1.2 = 4.2, then 4.2 + 1 = 5.2 (none when REST brought all three at once)
-    amended = [e.quantity for e in ledger.order_events(order.client_order_id) if isinstance(e, OrderAmended)]
+    amended = [
+        e.quantity for e in ledger.audit.order_events(order.client_order_id) if isinstance(e, OrderAmended)
+    ]
     assert amended == ([] if rest_first else [Decimal("4.2"), Decimal("5.2")])
     # And the position is flat: realized (21.147 − 30) × 5.2 = −8.853 × 5.2 = −46.0356, which is
     # Hyperliquid's closedPnl −26.559 − 10.6236 − 8.853; fees 0.047504 USDC
@@ -677,7 +681,7 @@ def test_perpetuals_are_valued_in_their_settle_currency_without_definitions_load
     assert (counts["applied"], counts["rejected"]) == (3, 0)  # the fills' line waited for the order
     # Then each perpetual is defined by the adapter as a swap settling in its currency: USDC
     # for a coin of the first perp dex, the fees' token for a builder-deployed dex's
-    defined = ledger.instruments()
+    defined = ledger.venues.instruments()
     assert {(i.instrument, i.definition.kind, i.definition.settle_currency) for i in defined} == {
         ("SOL", "swap", "USDC"), ("flx:CRCL", "swap", "USDH"),
     }  # fmt: skip
@@ -704,7 +708,7 @@ def test_a_loaded_definition_is_never_replaced_by_the_adapters(ledger: OrderLedg
     assert ledger.ingest_lines(lines(definition)).counts["applied"] == 1
     # When the published SOL open order is ingested, then no second version is recorded
     assert ingest(ledger, [SOL_OPEN])["applied"] == 1
-    (sol,) = ledger.instruments(all_versions=True)
+    (sol,) = ledger.venues.instruments(all_versions=True)
     assert (sol.version, sol.definition.price_increment) == (1, Decimal("0.01"))
 
 
@@ -758,7 +762,7 @@ def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
     def mismatches(quantity: str) -> list[str]:
         snapshot = {"venue": VENUE, "account": ACCOUNT, "as_of": "2026-02-01T05:00:00Z",
                     "positions": [{"instrument": "HYPE/USDC", "quantity": quantity}]}  # fmt: skip
-        return [d.kind for d in ledger.reconcile(json.dumps(snapshot)).differences]
+        return [d.kind for d in ledger.venues.reconcile(json.dumps(snapshot)).differences]
 
     assert mismatches("0.30978301") == [] and mismatches("0.31") == ["position_mismatch"]
     # When we sell all of it at 32 paying 0.01 USDC (derived: our order, fee in the quote),
@@ -777,7 +781,7 @@ def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
     assert (flat.quantity, flat.realized_pnl) == (0, Decimal("0.08147293163"))
     assert flat.realized_pnl_net == Decimal("0.06458632")
     # And the stored views equal a fresh fold of the log
-    assert ledger.verify().ok
+    assert ledger.audit.verify().ok
 
 
 def test_a_web_data_frame_becomes_a_snapshot_whose_orders_keep_when_they_were_placed() -> None:

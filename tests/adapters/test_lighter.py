@@ -87,7 +87,7 @@ def test_a_lighter_order_and_its_trade_resolve_through_the_client_index(
         Decimal("10.2304"),
         str(ORDER_INDEX),
     )
-    assert ledger.order_events("c-eth-1")[-1].reason == "canceled-post-only"  # type: ignore[attr-defined]
+    assert ledger.audit.order_events("c-eth-1")[-1].reason == "canceled-post-only"  # type: ignore[attr-defined]
     # And one trade: our ask was the maker (is_maker_ask true); the REST trade carries no fee
     assert [
         (t["client_order_id"], t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"])
@@ -154,9 +154,9 @@ def test_an_order_read_before_its_market_map_waits_for_it_in_another_ingest(
         assert (booked.instrument, booked.side.value, booked.quantity, booked.status, booked.reason) == (
             "ETH/USDC:USDC", "sell", Decimal("36.0386"), Status.CANCELED, "canceled-margin-not-allowed",
         )  # fmt: skip
-        assert list(ledger.messages(parked=True)) == []
-        journal = list(ledger.messages())
-        assert ledger.verify().ok
+        assert list(ledger.audit.messages(parked=True)) == []
+        journal = list(ledger.audit.messages())
+        assert ledger.audit.verify().ok
     # And the journal keeps it all: the parked line as received, now set aside by the ledger;
     # the map; the line read again naming it; the settlement stating what the line waited for
     line, markets, again, settlement = journal
@@ -189,16 +189,16 @@ def test_a_line_waiting_for_its_market_map_set_aside_by_hand_is_not_read_again(
     ledger = make_ledger()
     # Given the published order (market 0) parked for want of a market map
     assert _ingest(ledger, {"orders": [raw("lighter", "order")]}) == {"parked": 1}
-    (waiting,) = ledger.messages(parked=True)
+    (waiting,) = ledger.audit.messages(parked=True)
     # Then booking it by hand is refused while no map defines its market, with nothing written
     with pytest.raises(InvalidInputError, match="to book it: waits for Lighter market 0's definition"):
-        ledger.settle(
+        ledger.venues.settle(
             waiting.message_id, reason="placed in Lighter's UI", by="bob", book=True, account=ACCOUNT
         )
     # And once a person sets it aside, a map recorded later reads nothing again
-    ledger.settle(waiting.message_id, reason="a market this desk never trades", by="alice")
+    ledger.venues.settle(waiting.message_id, reason="a market this desk never trades", by="alice")
     assert _ingest(ledger, MARKETS) == {"ignored": 1}
-    assert list(ledger.orders()) == [] and list(ledger.messages(parked=True)) == []
+    assert list(ledger.orders()) == [] and list(ledger.audit.messages(parked=True)) == []
 
 
 # The funding entry of Lighter's published account_all example response (WebSocket reference,
@@ -543,7 +543,7 @@ def test_a_liquidations_trades_on_separate_lines_grow_its_order(
     assert (order.tags, order.quantity, order.filled_quantity, order.status) == (
         {"liquidation": "true"}, Decimal("0.0346"), Decimal("0.0346"), Status.FILLED,
     )  # fmt: skip
-    kinds = [type(e).__name__ for e in ledger.order_events(order.client_order_id)]
+    kinds = [type(e).__name__ for e in ledger.audit.order_events(order.client_order_id)]
     assert kinds == ["OrderRequested", "OrderFilled", "OrderAmended", "OrderFilled"]
     # And the taker paid no fee (no taker_fee on the trades): 0 each
     assert [t["fee"] for t in list_trades(ledger.db)] == ["0", "0"]

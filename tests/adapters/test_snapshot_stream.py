@@ -155,7 +155,7 @@ def test_a_later_snapshot_repeating_a_total_leaves_the_order_changed_at_the_firs
             assert ingest(ledger, line)["rejected"] == 0
     with OrderLedger(stored_url) as ledger:
         events = [
-            (type(e).__name__, e.ts_event.isoformat()) for e in ledger.order_events("ext-hl-6928553534")
+            (type(e).__name__, e.ts_event.isoformat()) for e in ledger.audit.order_events("ext-hl-6928553534")
         ]
         assert events == [
             ("OrderRequested", "2024-03-05T13:02:56.949000+00:00"),
@@ -165,7 +165,7 @@ def test_a_later_snapshot_repeating_a_total_leaves_the_order_changed_at_the_firs
             ("OrderRestated", "2024-03-05T14:07:00+00:00"),
             ("OrderFilled", "2024-03-05T14:04:00+00:00"),
         ]
-        restated = ledger.order_events("ext-hl-6928553534")[4]
+        restated = ledger.audit.order_events("ext-hl-6928553534")[4]
         assert restated.updated_at.isoformat() == "2024-03-05T13:02:56.949000+00:00"  # type: ignore[attr-defined]
         assert ledger.order("ext-hl-6928553534").updated_at.isoformat() == "2024-03-05T14:04:00+00:00"
         assert all_books(ledger) == expected

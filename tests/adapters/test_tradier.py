@@ -113,7 +113,7 @@ def test_a_real_execution_replaces_the_inferred_fill(ledger: OrderLedger) -> Non
                    "quantity": "20", "price": "21.95", "ts": "2018-06-01T12:10:00Z"})  # fmt: skip
     ingest(ledger, poll("filled", "50", "21.98", "22", "30"))
     # The inferred 20 was busted for the real 20; the last poll adds 30 at 22 again: still 50, cost 1099.
-    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    kinds = [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")]
     assert kinds == [
         "OrderRequested",
         "OrderAccepted",
@@ -136,7 +136,7 @@ def test_a_poll_read_after_a_later_one_re_splits_its_fill(ledger: OrderLedger) -
     (whole,) = list_trades(ledger.db)
     assert (whole["quantity"], whole["price"]) == ("50", "21.98")
     ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", at="2018-06-01T12:10:00Z"))
-    events = ledger.order_events("ext-tradier-228175")
+    events = ledger.audit.order_events("ext-tradier-228175")
     assert [type(e).__name__ for e in events][2:] == ["OrderFilled", "FillCorrected", "OrderFilled"]
     corrected = events[3]
     assert (corrected.trade_id, corrected.last_qty, corrected.last_px, corrected.reason) == (  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ def test_a_real_execution_recorded_after_a_later_poll_leaves_the_order_changed_a
     ingest(ledger, OPEN, SAME_20)
     ledger.record(EXECUTION)
     assert _last_change(ledger) == expected
-    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    kinds = [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")]
     assert kinds[2:] == ["OrderFilled", "FillBusted", "OrderFilled", "OrderRestated"]
 
 
@@ -230,7 +230,7 @@ def test_a_real_execution_waiting_for_its_order_counts_in_the_poll_that_creates_
         "2018-06-01T12:10:00+00:00",
         [("2018-06-01T12:10:00.000000Z", "20", "21.95")],
     )
-    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+    assert [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")] == [
         "OrderRequested",
         "OrderFilled",
         "OrderAccepted",
@@ -242,7 +242,7 @@ def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: Or
     ingest(ledger, {"order": rejected})
     order = ledger.order("ext-tradier-228175")
     assert order.status is Status.REJECTED
-    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+    assert [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")] == [
         "OrderRequested",
         "OrderRejected",
     ]
@@ -264,7 +264,7 @@ def test_a_reject_after_pending_ends_the_order_rejected(ledger: OrderLedger) -> 
     assert (counts["applied"], counts["rejected"]) == (1, 0)
     order = ledger.order("ext-tradier-228175")
     assert (order.status, order.reason, order.leaves_quantity) == (Status.REJECTED, REJECTION, 0)
-    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+    assert [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")] == [
         "OrderRequested",
         "OrderHeld",
         "OrderRejected",
@@ -277,7 +277,7 @@ def test_the_exchanges_acceptance_after_pending_and_its_fills_move_the_order_on(
     ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20"))
     order = ledger.order("ext-tradier-228175")
     assert (order.status, order.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal("20"))
-    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    kinds = [type(e).__name__ for e in ledger.audit.order_events("ext-tradier-228175")]
     assert kinds == ["OrderRequested", "OrderHeld", "OrderAccepted", "OrderFilled"]
 
 

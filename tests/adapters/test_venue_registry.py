@@ -13,7 +13,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from orderledger.infrastructure.adapters import registry
+from orderledger.infrastructure.adapters import venue_registry
 from orderledger.infrastructure.adapters.declared import VenueOption
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.cli.app import app, option_name
@@ -89,7 +89,7 @@ def test_a_toy_venue_registered_by_one_line_is_offered_and_read_everywhere(tmp_p
     (tmp_path / "toy.jsonl").write_text(json.dumps(line) + "\n")
     runner = CliRunner()
     # when it is registered by its one line
-    with registry.registered(MODULE):
+    with venue_registry.registered(MODULE):
         # then the command line offers its format and options ...
         shown = " ".join(runner.invoke(app, ["ingest", "--help"]).output.split())
         assert "toy: toy orders, one JSON object a line" in shown
@@ -133,7 +133,7 @@ def test_a_toy_venue_registered_by_one_line_is_offered_and_read_everywhere(tmp_p
                 "toy-3": (Decimal("14"), "buy"),  # 2 × 7
             }
     # and once its line is gone, nothing offers it
-    assert "toy" not in registry.formats()
+    assert "toy" not in venue_registry.formats()
     assert "lot" not in _cli_options()
     assert "--lot" not in runner.invoke(app, ["ingest", "--help"]).output
 
@@ -151,4 +151,4 @@ def test_an_option_value_the_declaration_refuses_is_one_line_and_stores_nothing(
     assert done.exit_code != 0
     assert str(done.exception) == "format fix: quantity_scale must be a whole number from 0 to 18"
     with OrderLedger(url) as ledger:
-        assert list(ledger.messages()) == []
+        assert list(ledger.audit.messages()) == []

@@ -29,7 +29,7 @@ def _blocks(language: str) -> list[str]:
 def desk(tmp_path: Path) -> Path:
     with OrderLedger(f"sqlite:///{tmp_path / 'orderledger.db'}") as ledger:
         record(ledger, FIRST + SECOND)
-        ledger.export_lake(tmp_path / "lake")
+        ledger.analytics.export_lake(tmp_path / "lake")
     return tmp_path
 
 

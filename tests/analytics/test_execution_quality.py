@@ -120,28 +120,30 @@ def _check_by_strategy(rows: list[Any]) -> None:
 
 
 def test_execution_quality_by_strategy_from_the_store(session: OrderLedger) -> None:
-    _check_by_strategy(session.execution_quality(by="tag:strategy"))
+    _check_by_strategy(session.analytics.execution_quality(by="tag:strategy"))
 
 
 def test_the_lake_answers_as_the_store_does(session: OrderLedger, tmp_path: Path) -> None:
-    session.export_lake(tmp_path / "lake")
-    from_lake = session.execution_quality(by=["tag:strategy"], lake=tmp_path / "lake")
+    session.analytics.export_lake(tmp_path / "lake")
+    from_lake = session.analytics.execution_quality(by=["tag:strategy"], lake=tmp_path / "lake")
     _check_by_strategy(from_lake)
-    assert from_lake == session.execution_quality(by="tag:strategy")
+    assert from_lake == session.analytics.execution_quality(by="tag:strategy")
 
 
 def test_groupings_and_the_time_window(session: OrderLedger) -> None:
     # by instrument and venue: BTC-USDT holds A, B, C; ETH-USDT holds D
-    rows = session.execution_quality(by="instrument,venue")
+    rows = session.analytics.execution_quality(by="instrument,venue")
     assert [(r.group, r.orders) for r in rows] == [
         ({"instrument": "BTC-USDT", "venue": "V"}, 3),
         ({"instrument": "ETH-USDT", "venue": "V"}, 1),
     ]
     # the orders requested in [T0 + 10 s, T0 + 40 s): B and C only
-    [window] = session.execution_quality(since=T0 + timedelta(seconds=10), until=T0 + timedelta(seconds=40))
+    [window] = session.analytics.execution_quality(
+        since=T0 + timedelta(seconds=10), until=T0 + timedelta(seconds=40)
+    )
     assert (window.group, window.orders, window.rejects, window.cancels) == ({}, 2, 1, 1)
     # by hour: all four were requested in T0's hour
-    [hour] = session.execution_quality(by="hour")
+    [hour] = session.analytics.execution_quality(by="hour")
     assert (hour.group, hour.orders) == ({"hour": "2026-11-20T10:00Z"}, 4)
 
 
@@ -158,7 +160,7 @@ def test_bad_arguments_are_one_line_errors(
     session: OrderLedger, arguments: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidInputError) as raised:
-        session.execution_quality(**arguments)
+        session.analytics.execution_quality(**arguments)
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -168,7 +170,9 @@ def test_http_answers_what_python_does(session: OrderLedger) -> None:
     ) as client:
         answer = client.get("/analytics/execution", params={"by": "tag:strategy"})
         assert answer.status_code == 200, answer.text
-        assert answer.json() == [row.to_json() for row in session.execution_quality(by="tag:strategy")]
+        assert answer.json() == [
+            row.to_json() for row in session.analytics.execution_quality(by="tag:strategy")
+        ]
         mm = {row["group"]["tag:strategy"]: row for row in answer.json()}["mm"]
         # as worked above: 1.8 / 1200 × 10,000 = 15 bps; fees 0.24028 exact
         assert (mm["slippage_vs_limit_bps"], mm["fees"]) == (pytest.approx(15.0), "0.24028")

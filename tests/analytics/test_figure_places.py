@@ -66,7 +66,7 @@ def test_figures_at_the_most_places_reach_the_lake_and_the_export_exactly(
             },
         ],
     )
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     fills = lake_rows(tmp_path / "lake", "fills", "trade_id, quantity, price, fee, notional")
     funding = lake_rows(tmp_path / "lake", "funding", "amount")
     assert fills == [
@@ -75,7 +75,7 @@ def test_figures_at_the_most_places_reach_the_lake_and_the_export_exactly(
     ]
     assert funding == [(Decimal(AMOUNT),)]
     # The Parquet export of the trades keeps them too
-    ledger.export("trades", tmp_path / "trades.parquet", format="parquet")
+    ledger.analytics.export("trades", tmp_path / "trades.parquet", format="parquet")
     con = duckdb.connect()
     trades = con.execute(
         f"SELECT trade_id, quantity, price, fee FROM read_parquet('{tmp_path / 'trades.parquet'}')"
@@ -111,7 +111,7 @@ def test_one_place_more_is_refused_at_the_door_and_the_lake_still_exports(
     # Trailing zeros are no places: 1.5000000000000000 is 1.5
     assert ledger.record(fill("R", "r4", "1.5000000000000000", "100", seconds=2)).outcome == "applied"
     # Nothing refused reached the log, so the lake takes all of it
-    assert ledger.export_lake(tmp_path / "lake").rows["fills"] == 1
+    assert ledger.analytics.export_lake(tmp_path / "lake").rows["fills"] == 1
 
 
 def test_the_command_line_and_http_refuse_it_in_one_line(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_the_command_line_and_http_refuse_it_in_one_line(tmp_path: Path) -> None
         response = client.post("/messages", json=[fill("R", "r2", "1", "99.0000000000001", seconds=2)])
         body = assert_problem(response, 422, "price has 13 decimal places; the ledger keeps at most 12")
         assert body["counts"]["rejected"] == 1
-        assert ledger.export_lake(tmp_path / "lake").rows["fills"] == 0
+        assert ledger.analytics.export_lake(tmp_path / "lake").rows["fills"] == 0
 
 
 @pytest.mark.parametrize("figure", ["1e-13", "0.00000000000010"])
@@ -168,11 +168,11 @@ def test_a_lake_whose_money_kept_twelve_places_is_widened_before_eighteen_arrive
         ledger,
         [request("P", quantity="5"), fill("P", "p1", "1", "100", seconds=1, fee="0.5", fee_currency="X")],
     )
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     _make_format_two(tmp_path / "old")
     # When a fee of 18 places is recorded and the lake exported again
     record(ledger, [fill("P", "p2", "1", "100", seconds=2, fee=FEE, fee_currency="X")])
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     # Then every fills file holds money at 18 places, the new fee exact (DuckDB reads a table's
     # files in one type: a file left at 12 would have cut it to -0.123456789012)
     con = duckdb.connect()
@@ -196,7 +196,7 @@ def test_a_lake_whose_money_kept_twelve_places_is_widened_before_eighteen_arrive
     assert "fee" in own and not {"day", "venue"} & own
     assert fees == [("p1", Decimal("0.5")), ("p2", Decimal(FEE))]
     # and the lake is the one a single run writes
-    ledger.export_lake(tmp_path / "once")
+    ledger.analytics.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
 
 
@@ -240,22 +240,22 @@ def test_limits_and_marks_refuse_the_places_a_quantity_is_refused_through_python
     held(ledger)
     # A limit of 22 places, by set_limit and as a limit_set message, and a mark message of 20:
     with pytest.raises(InvalidInputError) as refused:
-        ledger.set_limit("account", "acc", "max_position", LIMIT_22, set_by="risk-desk")
+        ledger.risk_controls.set_limit("account", "acc", "max_position", LIMIT_22, set_by="risk-desk")
     assert str(refused.value).startswith("value " + REFUSED.format(22)) and "\n" not in str(refused.value)
     for message, field, places in ((limit_set(LIMIT_22), "value", 22), (mark(MARK_20), "price", 20)):
         result = ledger.record(message)
         assert result.outcome == "rejected" and result.reason is not None
         assert result.reason.startswith(f"{field} {REFUSED.format(places)}"), result.reason
     # marks given to a read: positions and exposure,
-    for read in (ledger.positions, ledger.exposure):
+    for read in (ledger.positions, ledger.risk_controls.exposure):
         with pytest.raises(InvalidInputError) as refused:
             read(marks={"BTC-USDT": Decimal(MARK_13)})
         assert str(refused.value).startswith("mark for BTC-USDT " + REFUSED.format(13))
     # nothing refused is stored,
-    assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
+    assert ledger.risk_controls.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
     # and twelve places are taken everywhere: unrealized at 64000.000000000001 on 2 bought at
     # 100 = (64000.000000000001 − 100) × 2 = 127800.000000000002.
-    assert ledger.set_limit(
+    assert ledger.risk_controls.set_limit(
         "account", "acc", "max_position", "1.123456789012", set_by="risk-desk"
     ).outcome == ("applied")
     assert ledger.record(mark(MARK_12)).outcome == "applied"
@@ -281,7 +281,7 @@ def test_limits_and_marks_refuse_them_through_the_command(tmp_path: Path) -> Non
     run = run_cli("ingest", str(path), db=url, cwd=tmp_path)
     assert run.returncode == 1 and "2 rejected" in run.stdout, run.describe()
     with OrderLedger(url) as ledger:
-        assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
+        assert ledger.risk_controls.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
 
 
 def test_limits_and_marks_refuse_them_through_http(ledger: OrderLedger) -> None:
@@ -297,4 +297,4 @@ def test_limits_and_marks_refuse_them_through_http(ledger: OrderLedger) -> None:
             assert "mark for BTC-USDT " + REFUSED.format(13) in response.json()["detail"]
             assert "\n" not in response.json()["detail"]
         assert client.get("/positions", params={"mark": f"BTC-USDT={MARK_12}"}).status_code == 200
-    assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
+    assert ledger.risk_controls.limits() == [] and ledger.events(types=("MarkRecorded",)) == []

@@ -34,7 +34,7 @@ from tests.support.lake import FIRST, SECOND, contents, lake_rows, record
 
 def test_duckdb_and_polars_read_the_lake_with_real_types(ledger: OrderLedger, tmp_path: Path) -> None:
     record(ledger, FIRST + SECOND)
-    report = ledger.export_lake(tmp_path / "lake")
+    report = ledger.analytics.export_lake(tmp_path / "lake")
     # events: X 4 (requested, accepted, 2 filled), Y 3 (requested, filled, busted), Z 2 = 9
     assert (report.after, report.position, report.rows["events"]) == (0, 9, 9)
     # fills: x1, x2, y1 and its bust (a row taking it back), z1 = 5 rows
@@ -95,13 +95,13 @@ def test_duckdb_and_polars_read_the_lake_with_real_types(ledger: OrderLedger, tm
 def test_two_runs_with_ingest_between_equal_one_run(make_ledger: Any, tmp_path: Path) -> None:
     ledger = make_ledger()
     record(ledger, FIRST)
-    first = ledger.export_lake(tmp_path / "twice")
-    assert ledger.export_lake(tmp_path / "twice").rows["events"] == 0  # a rerun adds nothing
+    first = ledger.analytics.export_lake(tmp_path / "twice")
+    assert ledger.analytics.export_lake(tmp_path / "twice").rows["events"] == 0  # a rerun adds nothing
     record(ledger, SECOND)
-    second = ledger.export_lake(tmp_path / "twice")
+    second = ledger.analytics.export_lake(tmp_path / "twice")
     # the first run read positions 1–7 (X 4, Y 3); the second 8–9 (Z 2)
     assert (first.after, first.position, second.after, second.position) == (0, 7, 7, 9)
-    ledger.export_lake(tmp_path / "once")
+    ledger.analytics.export_lake(tmp_path / "once")
     assert contents(tmp_path / "twice") == contents(tmp_path / "once")
 
 
@@ -116,10 +116,10 @@ def test_an_encrypted_and_compressed_ledger_exports_the_same_lake(make_ledger: A
     }
     sealed = make_ledger(env=env, clock=lambda: T0)  # one recording time for both ledgers
     record(sealed, FIRST + SECOND)
-    sealed.export_lake(tmp_path / "sealed")
+    sealed.analytics.export_lake(tmp_path / "sealed")
     with OrderLedger("memory://", clock=lambda: T0) as plain:
         record(plain, FIRST + SECOND)
-        plain.export_lake(tmp_path / "plain")
+        plain.analytics.export_lake(tmp_path / "plain")
     assert contents(tmp_path / "sealed") == contents(tmp_path / "plain")
 
 
@@ -143,9 +143,9 @@ def test_an_order_across_runs_and_chunks_equals_one_run(make_ledger: Any, tmp_pa
     record(ledger, FIRST)
     for run in runs:
         record(ledger, run)
-        ledger.export_lake(tmp_path / "runs")
+        ledger.analytics.export_lake(tmp_path / "runs")
     record(ledger, SECOND)
-    ledger.export_lake(tmp_path / "runs")
+    ledger.analytics.export_lake(tmp_path / "runs")
     export_lake(ledger, tmp_path / "chunks", chunk=1)
     once = contents(tmp_path / "chunks")
     assert contents(tmp_path / "runs") == once
@@ -185,7 +185,7 @@ def test_a_fill_carries_every_term_the_declaration_takes_from_the_request(
         "decision_price": "99.5",
     }
     record(ledger, [request("T", quantity="2", price="100", **terms), fill("T", "t1", "1", "100", seconds=1)])
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     # Then the fills' columns after the leg's own (through its notional) are the terms the
     # order's declaration takes from its request, less the fill's own (key, account, venue,
     # instrument, side), each once (the request's quantity and price, which restoring an order
@@ -276,12 +276,12 @@ def test_a_lake_whose_fills_lack_terms_has_them_added_from_its_own_events(
     ledger = make_ledger()
     record(ledger, [*FIRST, request("P", seconds=7, post_only=True, time_in_force="IOC")])
     record(ledger, [fill("P", "p1", "1", "100", seconds=8)])
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     _make_format_five(tmp_path / "old")
     assert "post_only" not in dict(_fills_schema(tmp_path / "old"))
     record(ledger, SECOND)
-    ledger.export_lake(tmp_path / "old")
-    ledger.export_lake(tmp_path / "once")
+    ledger.analytics.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
     assert read_manifest(tmp_path / "old")["format"] == FORMAT
     # P's fill, written by the first run, holds its order's terms: post-only, IOC
@@ -296,15 +296,15 @@ def test_a_term_added_to_the_declaration_reaches_a_lake_written_before_it(
     # its fills, its orders' snapshot and its manifest's declared columns lack it
     ledger = make_ledger()
     record(ledger, [*FIRST, request("P", seconds=7, post_only=True), fill("P", "p1", "1", "100", seconds=8)])
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     _written_without(tmp_path / "old", "post_only")
     assert "post_only" not in dict(_fills_schema(tmp_path / "old"))
     # When the log grows and the lake is exported again
     record(ledger, SECOND)
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     # Then it is the lake one run writes under today's declaration: P, which the run did not
     # touch, says post-only on its fill and on its order's row
-    ledger.export_lake(tmp_path / "once")
+    ledger.analytics.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
     assert lake_rows(tmp_path / "old", "fills", "trade_id, post_only", "trade_id")[0] == ("p1", True)
     assert lake_rows(tmp_path / "old", "orders", "client_order_id, post_only", "client_order_id")[0] == (
@@ -319,7 +319,7 @@ def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, 
     record(
         ledger, [request("E", venue=venue, quantity="1", price="10"), fill("E", "e1", "1", "10", seconds=1)]
     )
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     tables = lake_tables(tmp_path / "lake")
     con = duckdb.connect()
     read = {
@@ -361,11 +361,11 @@ def test_a_lake_of_the_format_before_has_every_order_recomputed(make_ledger: Any
     # Y's rows too.
     ledger = make_ledger()
     record(ledger, FIRST)
-    ledger.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "old")
     _make_format_one(tmp_path / "old")
     record(ledger, SECOND)
-    ledger.export_lake(tmp_path / "old")
-    ledger.export_lake(tmp_path / "once")
+    ledger.analytics.export_lake(tmp_path / "old")
+    ledger.analytics.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
     assert read_manifest(tmp_path / "old")["format"] == FORMAT
 
@@ -377,10 +377,10 @@ def test_reading_a_lake_of_the_format_before_is_refused_in_one_line(tmp_path: Pa
     lake = tmp_path / "lake"
     with OrderLedger(db) as ledger:
         record(ledger, FIRST)
-        ledger.export_lake(lake)
+        ledger.analytics.export_lake(lake)
         _make_format_one(lake)
         with pytest.raises(InvalidInputError, match=r"lake of format 1, .*: run export lake .* to update it"):
-            ledger.execution_quality(lake=lake)
+            ledger.analytics.execution_quality(lake=lake)
     run = run_cli("analytics", "execution", "--lake", str(lake), db=db, cwd=tmp_path)
     line = assert_one_line_failure(run, 2)
     assert "lake of format 1" in line and "run export lake" in line and "Binder" not in line
@@ -391,7 +391,7 @@ def test_reading_a_lake_of_the_format_before_is_refused_in_one_line(tmp_path: Pa
         exported.stdout
     )
     with OrderLedger(db) as ledger:
-        assert [row.orders for row in ledger.execution_quality(lake=lake)] == [2]
+        assert [row.orders for row in ledger.analytics.execution_quality(lake=lake)] == [2]
 
 
 def test_reading_a_directory_that_is_not_a_lake_is_refused_in_one_line(tmp_path: Path) -> None:

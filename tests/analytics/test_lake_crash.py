@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.analytics import lake
 from orderledger.infrastructure.application.ledger import OrderLedger
 lake._write_manifest = lambda directory, manifest: os._exit(9)  # dies after the data files
 with OrderLedger(sys.argv[1]) as ledger:
-    ledger.export_lake(sys.argv[2])
+    ledger.analytics.export_lake(sys.argv[2])
 """
 
 
@@ -31,7 +31,7 @@ def test_a_run_killed_before_its_manifest_loses_and_repeats_nothing(
 ) -> None:
     with OrderLedger(file_ledger_url) as ledger:
         record(ledger, FIRST)
-        ledger.export_lake(tmp_path / "killed")
+        ledger.analytics.export_lake(tmp_path / "killed")
         record(ledger, SECOND)
     died = subprocess.run(
         [sys.executable, "-c", _CRASH, file_ledger_url, str(tmp_path / "killed")], check=False
@@ -41,8 +41,8 @@ def test_a_run_killed_before_its_manifest_loses_and_repeats_nothing(
     assert read_manifest(tmp_path / "killed")["position"] == 7
     assert any("-000000000008-000000000009-" in p.name for p in (tmp_path / "killed").rglob("*.parquet"))
     with OrderLedger(file_ledger_url) as ledger:
-        again = ledger.export_lake(tmp_path / "killed")
-        ledger.export_lake(tmp_path / "once")
+        again = ledger.analytics.export_lake(tmp_path / "killed")
+        ledger.analytics.export_lake(tmp_path / "once")
     assert (again.after, again.position) == (7, 9)
     assert contents(tmp_path / "killed") == contents(tmp_path / "once")
 
@@ -58,9 +58,9 @@ def test_bad_arguments_are_one_line_errors(file_ledger_url: str, tmp_path: Path)
         record(ledger, FIRST)
         (tmp_path / "a-file").write_text("x")
         with pytest.raises(InvalidInputError, match="is not a directory"):
-            ledger.export_lake(tmp_path / "a-file")
+            ledger.analytics.export_lake(tmp_path / "a-file")
         with pytest.raises(InvalidInputError, match=r"is not an exported lake \(no _manifest.json\)"):
-            ledger.execution_quality(lake=tmp_path / "empty")
+            ledger.analytics.execution_quality(lake=tmp_path / "empty")
     assert "export lake needs DIR" in orderledger("export", "lake", db=file_ledger_url).one_line_failure(2)
     assert "--by must be among venue" in orderledger(
         "analytics", "execution", "--by", "desk", db=file_ledger_url

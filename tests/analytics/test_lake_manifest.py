@@ -32,12 +32,12 @@ def test_a_position_past_the_logs_end_is_refused_and_changes_nothing(tmp_path: P
     lake = tmp_path / "lake"
     with OrderLedger(url) as ledger:
         record(ledger, FIRST)
-        assert ledger.export_lake(lake).position == 7
+        assert ledger.analytics.export_lake(lake).position == 7
         forge(lake, 10**9)
         before = files(lake)
         record(ledger, SECOND)  # positions 8 and 9: the next export must not call itself up to date
         with pytest.raises(InvalidInputError) as refused:
-            ledger.export_lake(lake)
+            ledger.analytics.export_lake(lake)
         assert refused.value.message == (
             f"{lake}'s manifest says the lake holds the log up to position 1000000000, but this"
             " ledger's log ends at 9: it is another ledger's lake, or its manifest was altered;"
@@ -51,18 +51,18 @@ def test_a_position_past_the_logs_end_is_refused_and_changes_nothing(tmp_path: P
     # Put right, the lake takes the new positions as ever
     forge(lake, 7)
     with OrderLedger(url) as ledger:
-        report = ledger.export_lake(lake)
+        report = ledger.analytics.export_lake(lake)
         assert (report.after, report.position, report.rows["events"]) == (7, 9, 2)
 
 
 def test_a_position_past_the_lakes_own_files_is_refused(ledger: OrderLedger, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     record(ledger, SECOND)
     forge(lake, 8)  # within the log, but the lake's events end at 7: position 8 would be skipped
     with pytest.raises(InvalidInputError, match="but its event files end at 7"):
-        ledger.export_lake(lake)
+        ledger.analytics.export_lake(lake)
 
 
 @pytest.mark.parametrize("position", ["7", -1, 1.5, True, None])
@@ -71,9 +71,9 @@ def test_a_position_that_is_no_log_position_is_refused(
 ) -> None:
     lake = tmp_path / "lake"
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     forge(lake, position)
     with pytest.raises(
         InvalidInputError, match=r"is not a lake manifest: its position .* is not a log position"
     ):
-        ledger.export_lake(lake)
+        ledger.analytics.export_lake(lake)

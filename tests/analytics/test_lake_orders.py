@@ -51,7 +51,7 @@ def _lake(directory: Path, columns: str = "*") -> list[dict[str, Any]]:
 def test_a_withdrawn_closure_ends_nothing_in_the_lake(ledger: OrderLedger, tmp_path: Path) -> None:
     # Given o1 closed at 10 minutes, exported
     ledger.ingest_lines(lines(request("o1"), ACCEPTED, CLOSED))
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     # Then the lake says it ended canceled then, once, with nothing filled (leaves 0: terminal)
     ended = _lake(tmp_path / "lake", ENDING)
     assert ended == [
@@ -68,7 +68,7 @@ def test_a_withdrawn_closure_ends_nothing_in_the_lake(ledger: OrderLedger, tmp_p
     # When a fill of 4 is booked late and the closure is withdrawn, and the lake exported again
     ledger.ingest_lines(lines(FILLED_LATER))
     ledger.ingest_lines(lines(WITHDRAWN))
-    report = ledger.export_lake(tmp_path / "lake")
+    report = ledger.analytics.export_lake(tmp_path / "lake")
     # (this run read the fill, the withdrawal and its restatement: 3 events)
     assert report.rows["events"] == 3
     # Then the order works, as the views say: 4 of 10 filled, 6 left, never ended, no cancel
@@ -84,20 +84,20 @@ def test_a_withdrawn_closure_ends_nothing_in_the_lake(ledger: OrderLedger, tmp_p
     assert _lake(tmp_path / "lake", ENDING) == [working]
     assert ledger.order("o1").status.value == "partially_filled"
     # and a lake exported in one run says the same
-    ledger.export_lake(tmp_path / "whole")
+    ledger.analytics.export_lake(tmp_path / "whole")
     assert _lake(tmp_path / "whole", ENDING) == [working]
 
 
 def test_a_withdrawal_alone_in_a_run_restates_the_order(ledger: OrderLedger, tmp_path: Path) -> None:
     # Given o1 closed at 10 minutes and its late fill of 4, exported
     ledger.ingest_lines(lines(request("o1"), ACCEPTED, CLOSED, FILLED_LATER))
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     assert _lake(tmp_path / "lake", "status, cancels, anomalies") == [
         {"status": "canceled", "cancels": 1, "anomalies": '["late_fill"]'}
     ]
     # When the closure alone is withdrawn (no lifecycle fact, no fill in the run)
     ledger.ingest_lines(lines(WITHDRAWN))
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     # Then the run recomputes o1: working, the late fill no longer an anomaly
     assert _lake(tmp_path / "lake", "status, cancels, anomalies") == [
         {"status": "partially_filled", "cancels": 0, "anomalies": "[]"}
@@ -127,7 +127,7 @@ def _same(lake: Any, shown: Any, kind: Kind) -> bool:
 def assert_lake_is_the_view(ledger: OrderLedger, directory: Path) -> int:
     """Every order's lake row equals the view's row in every column they share, and its end is
     its status's; returns how many orders were compared."""
-    ledger.export_lake(directory)
+    ledger.analytics.export_lake(directory)
     view = _view(ledger)
     rows = _lake(directory)
     assert sorted(view) == [row["client_order_id"] for row in rows]

@@ -84,7 +84,7 @@ def _ledger_by(ledger: OrderLedger, by: str) -> dict[str, tuple[str, Decimal, De
 def test_average_cost_pnl_per_fill_over_two_runs(ledger: OrderLedger, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     record(ledger, FIRST)
-    assert ledger.export_lake(lake).rows["pnl"] == 3
+    assert ledger.analytics.export_lake(lake).rows["pnl"] == 3
     # average 303 / 3 = 101; C closes 1.5 of 3: (104 - 101) × 1.5 = 4.5
     first = _pnl(lake)
     assert first["c1"] == (
@@ -101,7 +101,7 @@ def test_average_cost_pnl_per_fill_over_two_runs(ledger: OrderLedger, tmp_path: 
     assert _lake_totals(lake) == _ledger_totals(ledger) == (Decimal("4.5"), Decimal("0.45"))
 
     record(ledger, SECOND)
-    report = ledger.export_lake(lake)
+    report = ledger.analytics.export_lake(lake)
     assert report.rows["pnl"] == 4  # the three carried and D's
     # D closes 1 of the 1.5 left at 101: (99 - 101) × 1 = -2
     second = _pnl(lake)
@@ -129,23 +129,23 @@ def test_average_cost_pnl_per_fill_over_two_runs(ledger: OrderLedger, tmp_path: 
     )
 
     # a rerun with nothing new leaves the table as it is
-    assert ledger.export_lake(lake).rows["pnl"] == 0
+    assert ledger.analytics.export_lake(lake).rows["pnl"] == 0
     assert _pnl(lake) == second
 
 
 def test_fifo_pnl_per_fill_and_polars(ledger: OrderLedger, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    ledger.set_cost_basis("fifo")
+    ledger.analytics.set_cost_basis("fifo")
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     # C closes 1.5 of A's lot at 100: (104 - 100) × 1.5 = 6
     assert _pnl(lake)["c1"][:2] == (Decimal("6"), Decimal("0.15"))
     # a run without a fill carries the rows as they are
     record(ledger, [request("E", seconds=6, quantity="1", price="90")])
-    assert ledger.export_lake(lake).rows["pnl"] == 3
+    assert ledger.analytics.export_lake(lake).rows["pnl"] == 3
     assert _pnl(lake)["c1"][:2] == (Decimal("6"), Decimal("0.15"))
     record(ledger, SECOND)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     # D closes A's 0.5 left at 100 and 0.5 of B's at 103: -0.5 - 2 = -2.5
     rows = _pnl(lake)
     assert rows["d1"][:2] == (Decimal("-2.5"), Decimal("0.1"))
@@ -175,9 +175,9 @@ def test_fifo_pnl_per_fill_and_polars(ledger: OrderLedger, tmp_path: Path) -> No
 def test_a_bust_restates_the_rows_of_an_earlier_run(ledger: OrderLedger, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     record(ledger, [fact("fill_busted", "B", seconds=DAY, trade_id="b1", reason="erroneous")])
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     rows = _pnl(lake)
     # without B, C closes 1.5 of A's 2 at 100: (104 - 100) × 1.5 = 6; B's fill has no row
     assert sorted(rows) == ["a1", "c1"]
@@ -198,7 +198,7 @@ def test_a_realized_figure_past_eighteen_places_is_rounded_half_even(
             fill("B", "b1", "1", "101", seconds=4),
         ],
     )
-    ledger.export_lake(tmp_path / "lake")
+    ledger.analytics.export_lake(tmp_path / "lake")
     # average 300.02 / 3 = 100.00666…; B realizes 101 − 100.00666… = 0.99333…, kept to 18 places
     (row,) = ledger.pnl(by="account")
     assert row.realized_pnl.quantize(Decimal("1e-18")) != row.realized_pnl
@@ -239,20 +239,20 @@ def test_views_left_to_a_worker_are_caught_up_first(
 ) -> None:
     ledger = make_ledger(project=False)  # the views are a separate `project` worker's
     record(ledger, FIRST)
-    assert ledger.views_position() == 0
-    ledger.export_lake(tmp_path / "lake")
+    assert ledger.upkeep.views_position() == 0
+    ledger.analytics.export_lake(tmp_path / "lake")
     assert _pnl(tmp_path / "lake")["c1"][0] == Decimal("4.5")
 
 
 def test_a_new_rule_recomputes_every_row_on_the_next_run(ledger: OrderLedger, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    ledger.set_cost_basis("fifo")
+    ledger.analytics.set_cost_basis("fifo")
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     assert _pnl(lake)["c1"][0] == Decimal("6")
-    ledger.set_cost_basis("average")
+    ledger.analytics.set_cost_basis("average")
     record(ledger, SECOND)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     rows = _pnl(lake)
     # C's row from the first run is the average cost's now: 4.5, not FIFO's 6
     assert (rows["c1"][0], rows["d1"][0]) == (Decimal("4.5"), Decimal("-2"))
@@ -264,11 +264,11 @@ def test_a_new_rule_with_nothing_new_rewrites_the_pnl_table(ledger: OrderLedger,
     # new rule's; the appended tables, the orders, the positions and the position stay as they are.
     lake = tmp_path / "lake"
     record(ledger, FIRST)
-    ledger.export_lake(lake)
+    ledger.analytics.export_lake(lake)
     before = contents(lake)
     assert _pnl(lake)["c1"][0] == Decimal("4.5")  # average 101: (104 - 101) × 1.5
-    ledger.set_cost_basis("fifo")
-    report = ledger.export_lake(lake)
+    ledger.analytics.set_cost_basis("fifo")
+    report = ledger.analytics.export_lake(lake)
     assert (report.after, report.position, report.rows["events"], report.rows["pnl"]) == (6, 6, 0, 3)
     rows = _pnl(lake)
     # FIFO: C's 1.5 close A's lot at 100: (104 - 100) × 1.5 = 6; the buys realize nothing
@@ -285,6 +285,6 @@ def test_a_new_rule_with_nothing_new_rewrites_the_pnl_table(ledger: OrderLedger,
 
     # a rerun under the same rule writes nothing
     snapshot = read_manifest(lake)["snapshot"]
-    assert not any(ledger.export_lake(lake).rows.values())
+    assert not any(ledger.analytics.export_lake(lake).rows.values())
     assert read_manifest(lake)["snapshot"] == snapshot
     assert contents(lake) == after

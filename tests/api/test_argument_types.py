@@ -24,7 +24,7 @@ from eventsourcing.application import Application
 
 from orderledger import AsyncOrderLedger, LedgerError, OrderLedger
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.arguments import type_hints
+from orderledger.infrastructure.application.argument_checks import type_hints
 from orderledger.infrastructure.results.filter import Filter
 from tests.support.integration import fill, lines, request, store_state, view_rows
 from tests.support.postgres import private_schema, require_postgres
@@ -204,10 +204,16 @@ def _ingest_one_string(ledger: OrderLedger) -> object:
         (lambda ledger: ledger.orders(limit=-1), "orders(): limit must be at least 1, not -1"),
         (lambda ledger: ledger.orders(since=datetime(2026, 11, 20)), "orders(): since has no UTC offset"),
         (lambda ledger: ledger.events(types="OrderFilled"), "events(): types must be Sequence[str], not str"),
-        (lambda ledger: ledger.verify(expect_head=(1, 2)), "verify(): expect_head[1] must be str, not int"),
-        (lambda ledger: ledger.verify(heads={1: 2}), "verify(): heads[1] must be str, not int"),
+        (
+            lambda ledger: ledger.audit.verify(expect_head=(1, 2)),
+            "verify(): expect_head[1] must be str, not int",
+        ),
+        (lambda ledger: ledger.audit.verify(heads={1: 2}), "verify(): heads[1] must be str, not int"),
         (lambda ledger: ledger.record("{}"), "record(): message must be dict[str, Any], not str"),
-        (lambda ledger: ledger.reconcile(b"{}", grace=60), "reconcile(): grace must be timedelta, not int"),
+        (
+            lambda ledger: ledger.venues.reconcile(b"{}", grace=60),
+            "reconcile(): grace must be timedelta, not int",
+        ),
     ],
 )
 def test_the_reported_cases_are_refused_with_a_clear_message(
@@ -237,7 +243,7 @@ def test_a_wrong_line_in_a_generator_stops_the_ingest_there(ledger: OrderLedger)
     ):
         ledger.ingest_lines(feed())  # type: ignore[arg-type]
 
-    assert [(m.client_order_id, m.outcome) for m in ledger.messages()] == [("c-1", "applied")]
+    assert [(m.client_order_id, m.outcome) for m in ledger.audit.messages()] == [("c-1", "applied")]
 
 
 def test_right_types_pass_as_given_beside_the_wrong_ones(stocked: OrderLedger) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orderledger import Filter, InvalidInputError, OrderLedger
-from orderledger.infrastructure.application import bootstrap
+from orderledger.infrastructure.application import bootstrap, ledger_groups
 from orderledger.infrastructure.application import ledger as ledger_module
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.requests import REQUESTS, Request
@@ -49,40 +49,43 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     ),
     "record": (lambda x, _: x.record(request("F", seconds=22)), asks.Record),
     "define_instrument": (
-        lambda x, _: x.define_instrument("V", "BTC-PERP", kind="perpetual", settle_currency="USDT"),
+        lambda x, _: x.venues.define_instrument("V", "BTC-PERP", kind="perpetual", settle_currency="USDT"),
         asks.DefineInstrument,
     ),
-    "load_ccxt_markets": (lambda x, _: x.load_ccxt_markets({}, venue="V"), asks.LoadCcxtMarkets),
+    "load_ccxt_markets": (lambda x, _: x.venues.load_ccxt_markets({}, venue="V"), asks.LoadCcxtMarkets),
     "settle": (
-        lambda x, _: _refused(lambda: x.settle(10**9, reason="r", by="b")),
+        lambda x, _: _refused(lambda: x.venues.settle(10**9, reason="r", by="b")),
         asks.Settle,
     ),
     "reconcile": (
-        lambda x, _: x.reconcile(b'{"venue": "V", "account": "acc", "as_of": "2026-01-05T11:00:00Z"}'),
+        lambda x, _: x.venues.reconcile(b'{"venue": "V", "account": "acc", "as_of": "2026-01-05T11:00:00Z"}'),
         asks.Reconcile,
     ),
     # limits, trading states, the pre-trade check
     "set_limit": (
-        lambda x, _: x.set_limit("account", "acc", "max_position", "5", set_by="ops"),
+        lambda x, _: x.risk_controls.set_limit("account", "acc", "max_position", "5", set_by="ops"),
         asks.SetLimit,
     ),
     "clear_limit": (
-        lambda x, _: x.clear_limit("account", "acc", "max_position", set_by="ops"),
+        lambda x, _: x.risk_controls.clear_limit("account", "acc", "max_position", set_by="ops"),
         asks.ClearLimit,
     ),
-    "set_trading_state": (lambda x, _: x.set_trading_state("active", set_by="ops"), asks.SetTradingState),
-    "limits": (lambda x, _: x.limits(), asks.Limits),
-    "trading_states": (lambda x, _: x.trading_states(), asks.TradingStates),
-    "denials": (lambda x, _: x.denials(), asks.Denials),
+    "set_trading_state": (
+        lambda x, _: x.risk_controls.set_trading_state("active", set_by="ops"),
+        asks.SetTradingState,
+    ),
+    "limits": (lambda x, _: x.risk_controls.limits(), asks.Limits),
+    "trading_states": (lambda x, _: x.risk_controls.trading_states(), asks.TradingStates),
+    "denials": (lambda x, _: x.risk_controls.denials(), asks.Denials),
     "risk": (lambda x, _: x.risk(), asks.Risk),
-    "risk_replay": (lambda x, _: x.risk_replay([]), asks.ReplayLimits),
+    "risk_replay": (lambda x, _: x.risk_controls.risk_replay([]), asks.ReplayLimits),
     "check": (lambda x, _: x.check(_spec()), asks.Check),
     "place": (lambda x, _: x.place(_spec()), asks.PlaceOrder),
-    "respond": (lambda x, _: x.respond(), asks.Respond),
-    "exposure": (lambda x, _: x.exposure(), asks.Exposure),
+    "respond": (lambda x, _: x.risk_controls.respond(), asks.Respond),
+    "exposure": (lambda x, _: x.risk_controls.exposure(), asks.Exposure),
     # one order
     "resolve": (lambda x, _: x.resolve("A"), asks.Resolve),
-    "order_events": (lambda x, _: x.order_events("A"), asks.OrderEvents),
+    "order_events": (lambda x, _: x.audit.order_events("A"), asks.OrderEvents),
     "order": (lambda x, _: x.order("A"), asks.OrderAt),
     "get_order": (lambda x, _: _deprecated(lambda: x.get_order("A")), asks.OrderAt),
     "order_as_of": (
@@ -96,44 +99,44 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     "trades": (lambda x, _: x.trades(), asks.Trades),
     "iter_trades": (lambda x, _: list(x.iter_trades(Filter())), asks.IterTrades),
     "events": (lambda x, _: x.events(), asks.Events),
-    "iter_events": (lambda x, _: list(x.iter_events(Filter())), asks.IterEvents),
-    "messages": (lambda x, _: x.messages(), asks.Messages),
-    "iter_messages": (lambda x, _: list(x.iter_messages(Filter())), asks.IterMessages),
+    "iter_events": (lambda x, _: list(x.audit.iter_events(Filter())), asks.IterEvents),
+    "messages": (lambda x, _: x.audit.messages(), asks.Messages),
+    "iter_messages": (lambda x, _: list(x.audit.iter_messages(Filter())), asks.IterMessages),
     "positions": (lambda x, _: x.positions(), asks.Positions),
-    "instruments": (lambda x, _: x.instruments(), asks.Instruments),
+    "instruments": (lambda x, _: x.venues.instruments(), asks.Instruments),
     "parents": (lambda x, _: x.parents(), asks.Parents),
     # figures
-    "lots": (lambda x, _: x.lots(), asks.Lots),
+    "lots": (lambda x, _: x.analytics.lots(), asks.Lots),
     "pnl": (lambda x, _: x.pnl(), asks.Pnl),
-    "pnl_daily": (lambda x, _: x.pnl_daily(), asks.PnlDaily),
-    "pnl_series": (lambda x, _: x.pnl_series(), asks.PnlSeries),
-    "execution_quality": (lambda x, _: x.execution_quality(), asks.ExecutionQuality),
+    "pnl_daily": (lambda x, _: x.analytics.pnl_daily(), asks.PnlDaily),
+    "pnl_series": (lambda x, _: x.analytics.pnl_series(), asks.PnlSeries),
+    "execution_quality": (lambda x, _: x.analytics.execution_quality(), asks.ExecutionQuality),
     # the log, its checks, the views
-    "verify": (lambda x, _: x.verify(progress=lambda done, total: None), asks.Verify),
-    "head": (lambda x, _: x.head(), asks.ChainHead),
+    "verify": (lambda x, _: x.audit.verify(progress=lambda done, total: None), asks.Verify),
+    "head": (lambda x, _: x.audit.head(), asks.ChainHead),
     "log_position": (lambda x, _: x.log_position(), asks.LogPosition),
-    "events_after": (lambda x, _: x.events_after(0, 2), asks.EventsAfter),
-    "views_lag": (lambda x, _: x.views_lag(), asks.Lag),
-    "views_position": (lambda x, _: x.views_position(), asks.ViewsPosition),
-    "catch_up": (lambda x, _: x.catch_up(), asks.CatchUp),
-    "rebuild": (lambda x, _: x.rebuild(["orders"]), asks.Rebuild),
+    "events_after": (lambda x, _: x.audit.events_after(0, 2), asks.EventsAfter),
+    "views_lag": (lambda x, _: x.upkeep.views_lag(), asks.Lag),
+    "views_position": (lambda x, _: x.upkeep.views_position(), asks.ViewsPosition),
+    "catch_up": (lambda x, _: x.upkeep.catch_up(), asks.CatchUp),
+    "rebuild": (lambda x, _: x.upkeep.rebuild(["orders"]), asks.Rebuild),
     # settings
-    "cost_basis": (lambda x, _: x.cost_basis(), asks.CostBasis),
-    "set_cost_basis": (lambda x, _: x.set_cost_basis("average"), asks.SetCostBasis),
-    "rotate_cursor_secret": (lambda x, _: x.rotate_cursor_secret(), asks.RotateCursorSecret),
-    "init_database": (lambda x, _: x.init_database(), asks.InitDatabase),
+    "cost_basis": (lambda x, _: x.analytics.cost_basis(), asks.CostBasis),
+    "set_cost_basis": (lambda x, _: x.analytics.set_cost_basis("average"), asks.SetCostBasis),
+    "rotate_cursor_secret": (lambda x, _: x.upkeep.rotate_cursor_secret(), asks.RotateCursorSecret),
+    "init_database": (lambda x, _: x.upkeep.init_database(), asks.InitDatabase),
     # exports
-    "export": (lambda x, _: x.export("trades", io.BytesIO()), asks.Export),
-    "export_lake": (lambda x, tmp: x.export_lake(tmp / "lake"), asks.ExportLake),
+    "export": (lambda x, _: x.analytics.export("trades", io.BytesIO()), asks.Export),
+    "export_lake": (lambda x, tmp: x.analytics.export_lake(tmp / "lake"), asks.ExportLake),
     # collectors
-    "collector_lease": (lambda x, _: x.collector_lease("V", "acc", "me", 1), asks.CollectorLease),
+    "collector_lease": (lambda x, _: x.upkeep.collector_lease("V", "acc", "me", 1), asks.CollectorLease),
     "collector_heartbeat": (
-        lambda x, _: x.collector_heartbeat("V", "acc", "me", {"lines": 1}),
+        lambda x, _: x.upkeep.collector_heartbeat("V", "acc", "me", {"lines": 1}),
         asks.CollectorHeartbeat,
     ),
-    "collector_release": (lambda x, _: x.collector_release("V", "acc", "me"), asks.CollectorRelease),
-    "collectors": (lambda x, _: x.collectors(), asks.Collectors),
-    "last_venue_time": (lambda x, _: x.last_venue_time("V", "acc"), asks.LastVenueTime),
+    "collector_release": (lambda x, _: x.upkeep.collector_release("V", "acc", "me"), asks.CollectorRelease),
+    "collectors": (lambda x, _: x.upkeep.collectors(), asks.Collectors),
+    "last_venue_time": (lambda x, _: x.venues.last_venue_time("V", "acc"), asks.LastVenueTime),
 }
 """Each public method of the ledger, called, and the request type it hands to ``handle``."""
 
@@ -171,6 +174,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[Request[Any]]:
         return dispatch(ledger, request)
 
     monkeypatch.setattr(ledger_module, "answer", spy)
+    monkeypatch.setattr(ledger_groups, "answer", spy)  # the calls grouped by concern ask the same way
     return seen
 
 
@@ -181,7 +185,10 @@ def _public(cls: type) -> set[str]:
 
 
 def test_every_public_name_of_the_ledger_is_a_request_or_says_why_not() -> None:
-    members = {n for n in _public(OrderLedger) if callable(getattr(OrderLedger, n)) or n == "view_names"}
+    groups = [ledger_groups.RiskControls, ledger_groups.Audit, ledger_groups.Analytics]
+    groups += [ledger_groups.Upkeep, ledger_groups.Venues]
+    own = {n for n in _public(OrderLedger) if n not in vars(ledger_groups.MovedCalls)}
+    members = {n for n in own if callable(getattr(OrderLedger, n))} | {n for g in groups for n in _public(g)}
     assert members == set(CASES) | set(NOT_REQUESTS)
 
 
@@ -202,23 +209,26 @@ def _same(answer: Any) -> Any:
 
 
 READS: dict[str, tuple[Callable[[OrderLedger], Any], Request[Any]]] = {
-    "cost_basis": (lambda x: x.cost_basis(), asks.CostBasis()),
-    "head": (lambda x: x.head(), asks.ChainHead()),
+    "cost_basis": (lambda x: x.analytics.cost_basis(), asks.CostBasis()),
+    "head": (lambda x: x.audit.head(), asks.ChainHead()),
     "resolve": (lambda x: x.resolve("A"), asks.Resolve("A")),
-    "order_events": (lambda x: x.order_events("A"), asks.OrderEvents("A")),
-    "views_position": (lambda x: x.views_position(), asks.ViewsPosition()),
+    "order_events": (lambda x: x.audit.order_events("A"), asks.OrderEvents("A")),
+    "views_position": (lambda x: x.upkeep.views_position(), asks.ViewsPosition()),
     "iter_orders": (lambda x: x.iter_orders(Filter(account="acc")), asks.IterOrders(Filter(account="acc"))),
     "iter_trades": (
         lambda x: x.iter_trades(Filter(client_order_id="A")),
         asks.IterTrades(Filter(client_order_id="A")),
     ),
     "iter_events": (
-        lambda x: x.iter_events(Filter(), types=["OrderFilled"]),
+        lambda x: x.audit.iter_events(Filter(), types=["OrderFilled"]),
         asks.IterEvents(Filter(), ("OrderFilled",)),
     ),
-    "iter_messages": (lambda x: x.iter_messages(Filter(newest=True)), asks.IterMessages(Filter(newest=True))),
-    "collectors": (lambda x: x.collectors(), asks.Collectors()),
-    "last_venue_time": (lambda x: x.last_venue_time("V", "acc"), asks.LastVenueTime("V", "acc")),
+    "iter_messages": (
+        lambda x: x.audit.iter_messages(Filter(newest=True)),
+        asks.IterMessages(Filter(newest=True)),
+    ),
+    "collectors": (lambda x: x.upkeep.collectors(), asks.Collectors()),
+    "last_venue_time": (lambda x: x.venues.last_venue_time("V", "acc"), asks.LastVenueTime("V", "acc")),
 }
 
 
@@ -235,7 +245,7 @@ def test_the_commands_answer_through_handle_as_through_their_methods(session: Or
     assert by_request.outcome == by_method.outcome and by_request.outcome.value == "applied"
     # The rule is changed and read back either way
     assert session.handle(asks.SetCostBasis("fifo")) == "average"
-    assert session.cost_basis() == "fifo" == session.handle(asks.CostBasis())
+    assert session.analytics.cost_basis() == "fifo" == session.handle(asks.CostBasis())
     # A stream of lines is ingested as it is read, each batch told to the callback
     told: list[int] = []
     stream = iter(lines(request("R3", seconds=32), request("R4", seconds=33)))

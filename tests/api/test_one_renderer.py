@@ -54,9 +54,11 @@ def test_the_command_prints_the_rows_to_json(stored: OrderLedger) -> None:
     assert cli_json_lines(url, "events", "--type", "OrderFilled") == [
         r.to_json() for r in stored.events(types=["OrderFilled"])
     ]
-    assert cli_json_lines(url, "messages", "--parked") == [r.to_json() for r in stored.messages(parked=True)]
+    assert cli_json_lines(url, "messages", "--parked") == [
+        r.to_json() for r in stored.audit.messages(parked=True)
+    ]
     verified = cli_json(url, "verify")
-    assert verified == stored.verify().to_json() and verified["ok"] is True
+    assert verified == stored.audit.verify().to_json() and verified["ok"] is True
 
 
 def test_the_http_api_answers_the_same_rows(stored: OrderLedger) -> None:
@@ -87,5 +89,7 @@ def test_the_http_api_answers_the_same_rows(stored: OrderLedger) -> None:
         assert get("/events", type="OrderRequested") == [
             json.loads(json.dumps(r.to_json())) for r in stored.events(types=["OrderRequested"])
         ]
-        assert get("/messages", outcome="parked") == [r.to_json() for r in stored.messages(outcome="parked")]
+        assert get("/messages", outcome="parked") == [
+            r.to_json() for r in stored.audit.messages(outcome="parked")
+        ]
         assert get("/orders/A/history") == [h.to_log_json() for h in stored.history("A")]

@@ -122,25 +122,25 @@ def test_trades_are_typed_rows(session: OrderLedger) -> None:
 
 def test_export_writes_a_table_and_never_over_a_file_unasked(session: OrderLedger, tmp_path: Any) -> None:
     target = tmp_path / "trades.jsonl"
-    assert session.export("trades", target) == 2  # a1 and b1
+    assert session.analytics.export("trades", target) == 2  # a1 and b1
     assert [json.loads(line)["trade_id"] for line in target.read_text().splitlines()] == ["a1", "b1"]
 
     # The API names its own arguments; the command line spells them as options (--out, --force).
     with pytest.raises(
         InvalidInputError, match=r"^`out` '.*trades.jsonl' exists: give `force` to replace it$"
     ):
-        session.export("trades", target, format="csv")
-    assert session.export("trades", target, format="csv", force=True) == 2
+        session.analytics.export("trades", target, format="csv")
+    assert session.analytics.export("trades", target, format="csv", force=True) == 2
     header, *rows = target.read_text().splitlines()
     assert "trade_id" in header.split(",") and len(rows) == 2
     with pytest.raises(InvalidInputError, match=r"^`format` must be csv, jsonl or parquet, not 'xlsx'$"):
-        session.export("orders", tmp_path / "o.x", format="xlsx")
+        session.analytics.export("orders", tmp_path / "o.x", format="xlsx")
     with pytest.raises(InvalidInputError, match=r"^`raw` goes with `format` csv"):
-        session.export("orders", tmp_path / "o.jsonl", raw=True)
+        session.analytics.export("orders", tmp_path / "o.jsonl", raw=True)
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.x").exists()
     # A binary stream, buffered or raw (an unbuffered process's stdout is a raw FileIO).
     with open(tmp_path / "raw.jsonl", "wb", buffering=0) as raw:
-        assert session.export("trades", raw) == 2
+        assert session.analytics.export("trades", raw) == 2
     assert [json.loads(line)["trade_id"] for line in (tmp_path / "raw.jsonl").read_text().splitlines()] == [
         "a1",
         "b1",
@@ -192,27 +192,27 @@ def test_events_and_history(session: OrderLedger) -> None:
     assert [h.event.type_name() for h in history] == ["OrderRequested", "OrderFilled"]
     assert json.loads(history[1].message_raw or b"")["trade_id"] == "a1"
     last = session.log_position()
-    assert [e.position for e in session.events_after(last - 1, 10)] == [last]
+    assert [e.position for e in session.audit.events_after(last - 1, 10)] == [last]
 
 
 def test_messages_and_parked_ones(session: OrderLedger) -> None:
     parked = session.record(fill("Z", "z1", "1", seconds=20))
     assert parked.outcome == "parked"
 
-    journal = session.messages()
+    journal = session.audit.messages()
     assert [m.outcome for m in journal] == ["applied"] * len(SESSION) + ["parked"]
     assert journal[0].received_at.tzinfo is not None
-    [still] = session.messages(parked=True)
+    [still] = session.audit.messages(parked=True)
     assert still.message_id == parked.message_id
     # Received "now": not yet parked for an hour; parked for longer than zero seconds.
-    assert session.messages(parked=True, older_than=timedelta(hours=1)) == []
-    assert [m.message_id for m in session.messages(parked=True, older_than=timedelta(0))] == [
+    assert session.audit.messages(parked=True, older_than=timedelta(hours=1)) == []
+    assert [m.message_id for m in session.audit.messages(parked=True, older_than=timedelta(0))] == [
         parked.message_id
     ]
     with pytest.raises(InvalidInputError):
-        session.messages(outcome="applied", parked=True)
+        session.audit.messages(outcome="applied", parked=True)
     with pytest.raises(InvalidInputError):
-        session.messages(older_than=timedelta(hours=1))
+        session.audit.messages(older_than=timedelta(hours=1))
 
 
 # ----------------------------------------------------------------------------- record
@@ -233,7 +233,7 @@ def test_record_returns_the_typed_error_or_raises_it(session: OrderLedger) -> No
 
     # Nothing was booked, and each refused message is in the journal with its reason.
     assert session.order("A").filled_quantity == Decimal("4")
-    refused = session.messages(outcome="rejected")
+    refused = session.audit.messages(outcome="rejected")
     assert len(refused) == 4
     assert all(m.reason for m in refused)
 
@@ -249,30 +249,30 @@ def test_a_good_record_carries_no_error(session: OrderLedger) -> None:
 
 
 def test_verify_and_head(session: OrderLedger) -> None:
-    report = session.verify()
+    report = session.audit.verify()
 
     assert report.ok and report.events == session.log_position()
-    head = session.head()
+    head = session.audit.head()
     assert head is not None and head.position == session.log_position()
     assert report.head_text == str(head)
-    again = session.verify(expect_head=head)
+    again = session.audit.verify(expect_head=head)
     assert (again.ok, again.heads_checked) == (True, 2)  # the log's head and the journal's
-    assert session.verify(expect_head=(head.position, "0" * 64)).ok is False
+    assert session.audit.verify(expect_head=(head.position, "0" * 64)).ok is False
     # Two hashes for one position is refused naming the argument (the CLI spells it as its option)
     with pytest.raises(InvalidInputError, match=r"^`expect_head`: two different hashes"):
-        session.verify(expect_head=(head.position, "0" * 64), heads={head.position: head.hash})
+        session.audit.verify(expect_head=(head.position, "0" * 64), heads={head.position: head.hash})
 
 
 def test_reconcile_reports_then_applies(session: OrderLedger) -> None:
     # The venue says acc has no open orders: A (6 left) is absent there.
     snapshot = json.dumps({"venue": "V", "account": "acc", "as_of": ts(600), "open_orders": []})
 
-    dry = session.reconcile(snapshot, grace=timedelta(0))
+    dry = session.venues.reconcile(snapshot, grace=timedelta(0))
     assert [d.kind for d in dry.differences] == ["absent_at_venue"]
     assert dry.unresolved == list(dry.differences)  # a dry run resolves nothing
     assert session.order("A").status is Status.PARTIALLY_FILLED
 
-    done = session.reconcile(snapshot, apply=True, grace=timedelta(0))
+    done = session.venues.reconcile(snapshot, apply=True, grace=timedelta(0))
     assert done.unresolved == []
     assert session.order("A").status is Status.CANCELED
     assert done.to_json()["applied"] is True

@@ -33,7 +33,7 @@ def test_a_value_json_cannot_hold_is_refused_where_it_is(
         f"the message cannot be written as JSON: {where}: JSON holds strings, numbers, true/false,"
         " null, lists and objects"
     )
-    assert ledger.messages() == [] and ledger.orders() == []
+    assert ledger.audit.messages() == [] and ledger.orders() == []
 
 
 def test_decimals_and_plain_values_are_written_exactly(ledger: OrderLedger) -> None:

@@ -29,8 +29,8 @@ def ledger() -> OrderLedger:
     for message in SESSION:
         opened.record(message)
     # an instrument defined twice: two versions, the second in force
-    opened.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:00:00Z", contract_size=Decimal(1))
-    opened.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:01:00Z", contract_size=Decimal(2))
+    opened.venues.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:00:00Z", contract_size=Decimal(1))
+    opened.venues.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:01:00Z", contract_size=Decimal(2))
     return opened
 
 
@@ -66,10 +66,14 @@ def test_the_older_keyword_answers_as_the_new_one_and_warns_at_the_callers_line(
 def test_every_version_is_all_versions(ledger: OrderLedger) -> None:
     # Given an instrument defined twice
     # When every version is asked for by the older keyword
-    page, caught = _warned(lambda: ledger.instruments(every_version=True))  # type: ignore[call-arg]
+    page, caught = _warned(lambda: ledger.venues.instruments(every_version=True))  # type: ignore[call-arg]
     # Then both versions come back, as with all_versions, with a warning
-    assert [r.version for r in page] == [r.version for r in ledger.instruments(all_versions=True)] == [1, 2]
-    assert [r.version for r in ledger.instruments()] == [2]
+    assert (
+        [r.version for r in page]
+        == [r.version for r in ledger.venues.instruments(all_versions=True)]
+        == [1, 2]
+    )
+    assert [r.version for r in ledger.venues.instruments()] == [2]
     assert "use instruments(all_versions=...)" in str(caught[0].message)
     ledger.close()
 
@@ -127,9 +131,9 @@ def test_fmt_is_format_in_ingest_lines_and_export(tmp_path: Any) -> None:
         assert [w.category for w in caught] == [DeprecationWarning] and caught[0].filename == __file__
         assert "use ingest_lines(format=...)" in str(caught[0].message)
         # And export takes format= (fmt= warns), writing the one order row either way
-        assert new.export("orders", tmp_path / "a.csv", format="csv") == 1
-        written, caught = _warned(lambda: new.export("orders", tmp_path / "b.csv", fmt="csv"))  # type: ignore[call-arg]
+        assert new.analytics.export("orders", tmp_path / "a.csv", format="csv") == 1
+        written, caught = _warned(lambda: new.analytics.export("orders", tmp_path / "b.csv", fmt="csv"))  # type: ignore[call-arg]
         assert written == 1 and "use export(format=...)" in str(caught[0].message)
         # And a format that is not one is refused naming `format`
         with pytest.raises(Exception, match=r"^`format` must be csv, jsonl or parquet, not 'xlsx'$"):
-            new.export("orders", tmp_path / "c.x", format="xlsx")
+            new.analytics.export("orders", tmp_path / "c.x", format="xlsx")

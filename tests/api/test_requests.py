@@ -125,7 +125,7 @@ def test_a_snapshot_made_in_python_is_reconciled_through_the_one_dispatch(
     # the ledger and absent at the venue, so closed as canceled; B is filled, C is on W
     report = session.handle(asked)
     assert [(d.kind, d.client_order_id) for d in report.differences] == [("absent_at_venue", "A")]
-    assert session.reconcile(snapshot) == report
+    assert session.venues.reconcile(snapshot) == report
     # And the method asks by that request, through the one dispatch, as it does for JSON text
     handler, seen = READ_HANDLERS[Reconcile], []
 
@@ -134,8 +134,10 @@ def test_a_snapshot_made_in_python_is_reconciled_through_the_one_dispatch(
         return handler(ledger, request)
 
     monkeypatch.setitem(READ_HANDLERS, Reconcile, spy)
-    session.reconcile(snapshot)
-    session.reconcile(b'{"venue": "V", "account": "acc", "as_of": "2026-11-20T11:00:00Z", "open_orders": []}')
+    session.venues.reconcile(snapshot)
+    session.venues.reconcile(
+        b'{"venue": "V", "account": "acc", "as_of": "2026-11-20T11:00:00Z", "open_orders": []}'
+    )
     assert [type(request.snapshot) for request in seen] == [Snapshot, bytes]
 
 

@@ -119,7 +119,7 @@ def test_a_sessions_log_is_shown_as_its_decoded_events() -> None:
                 "SELECT originator_id, originator_version, topic, state, message_id, notification_id"
                 " FROM events ORDER BY notification_id"
             )
-        listed = [orjson.dumps(r.to_json()) for r in ledger.iter_events(Filter())]
+        listed = [orjson.dumps(r.to_json()) for r in ledger.audit.iter_events(Filter())]
     assert len(rows) == len(listed) > 100
     both = [shown_both_ways(row) for row in rows]
     assert [straight for straight, _ in both] == listed

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.domain.requests import order_id_for
+from orderledger.domain.order_requests import order_id_for
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.anchors import Anchor, check_anchors
@@ -43,14 +43,14 @@ def anchored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     path = tmp_path_factory.mktemp("incremental") / "ledger.db"
     with contextlib.closing(OrderLedger(f"sqlite:///{path}")) as ledger:
         ledger.ingest_lines(simulate_lines(seed=11, orders=10, tag="one"), origin="one")
-        first = ledger.verify(anchor=True)
+        first = ledger.audit.verify(anchor=True)
         assert first.ok and first.full and first.anchored == 1
         ledger.ingest_lines(simulate_lines(seed=12, orders=5, tag="two"), origin="two")
         anchor = check_anchors(ledger.db).last
         assert anchor is not None and anchor.events is not None and anchor.journal is not None
         # Given: the anchor is the first session's heads, and the second appended to both chains
         assert (anchor.events[0], anchor.journal[0]) == (first.head[0], first.journal_head[0])  # type: ignore[index]
-        assert ledger.head().position > anchor.events[0]  # type: ignore[union-attr]
+        assert ledger.audit.head().position > anchor.events[0]  # type: ignore[union-attr]
     with contextlib.closing(sqlite3.connect(path)) as db:
         last_event = db.execute("SELECT MAX(notification_id) FROM events").fetchone()[0]
         last_message = db.execute("SELECT MAX(message_id) FROM messages").fetchone()[0]
@@ -177,8 +177,8 @@ def test_the_anchor_itself_is_checked(anchored: tuple[Path, dict[str, int]]) -> 
                 db.execute(statement)
             db.commit()
         with contextlib.closing(OrderLedger(f"sqlite:///{copy}")) as ledger:
-            report = ledger.verify(incremental=True)
-            full = ledger.verify()
+            report = ledger.audit.verify(incremental=True)
+            full = ledger.audit.verify()
     # Then the anchors' own chain is broken, for both
     assert report.broken == full.broken == "anchor 1 does not match its hash: it was altered"
 

@@ -119,7 +119,7 @@ def test_http_answers_from_the_views_carry_how_far_behind_they_are(tmp_path: Pat
         ):
             current = httpx.get(server.url + path)
             assert current.status_code == 200 and "Views-Behind" not in current.headers, path
-        server.ledger.catch_up()
+        server.ledger.upkeep.catch_up()
         response = httpx.get(server.url + "/orders")
         assert response.headers["Views-Behind"] == "0"
         assert [o["client_order_id"] for o in json.loads(response.text)] == ["c-1", "c-2"]

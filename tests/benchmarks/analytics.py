@@ -210,7 +210,7 @@ def _lake_and_store(
 ) -> tuple[float, list[float], float, list[Any]]:
     cpu = time.process_time()
     with _Calls() as calls:
-        export_s, report = timed(lambda: ledger.export_lake(work))
+        export_s, report = timed(lambda: ledger.analytics.export_lake(work))
     cpu = time.process_time() - cpu
     events = ledger.log_position()
     print(
@@ -219,8 +219,8 @@ def _lake_and_store(
         f" {cpu / events * 1e6:.2f} CPU-s a million events); {calls.count:,} Python calls"
         f" ({calls.count / events:.3f} an event); load average now {os.getloadavg()[0]:.1f}"
     )
-    lake_s = [timed(lambda: ledger.execution_quality(by=BY, lake=work))[0] for _ in range(rounds)]
-    store_s, rows = timed(lambda: ledger.execution_quality(by=BY))
+    lake_s = [timed(lambda: ledger.analytics.execution_quality(by=BY, lake=work))[0] for _ in range(rounds)]
+    store_s, rows = timed(lambda: ledger.analytics.execution_quality(by=BY))
     orders = sum(r.orders for r in rows)
     print(f"  execution quality by {BY}, {orders:,} orders:")
     print(
@@ -245,14 +245,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="analytics-bench-"))
     try:
         with OrderLedger(f"sqlite:///{db}", project=False, create=False) as ledger:
-            if ledger.views_position() < ledger.log_position():
+            if ledger.upkeep.views_position() < ledger.log_position():
                 # The copies are appended without their views, and the lake's P&L table reads
                 # the views (as a user's ledger, whose ingest keeps them current): refold them
                 # once, kept in the cached history, outside what is measured.
                 print(
-                    f"views at {ledger.views_position():,} of {ledger.log_position():,}: rebuilding them once"
+                    f"views at {ledger.upkeep.views_position():,} of {ledger.log_position():,}: rebuilding them once"
                 )
-                ledger.rebuild(jobs=2)
+                ledger.upkeep.rebuild(jobs=2)
             print(f"history: {ledger.log_position():,} events ({db}); load average {os.getloadavg()}")
             _lake_and_store(ledger, work / "history", args.rounds)
         # The views' answer and the Python export are measured on the base session, beside the
@@ -261,7 +261,9 @@ def main() -> None:
             events = ledger.log_position()
             print(f"base session with its views: {events:,} events")
             export_s, lake_s, _, rows = _lake_and_store(ledger, work / "base", args.rounds)
-            found = (row.to_json() for row in itertools.islice(ledger.iter_events(Filter()), BASELINE_EVENTS))
+            found = (
+                row.to_json() for row in itertools.islice(ledger.audit.iter_events(Filter()), BASELINE_EVENTS)
+            )
             base_s, count = timed(lambda: export_rows(found, "parquet", work / "events.parquet"))
             print(
                 f"  export events --format parquet (rows through Python), first {count:,}: {base_s:.1f} s,"

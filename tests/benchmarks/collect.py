@@ -199,7 +199,7 @@ async def run_hyperliquid(db: str, count: int, rate: float | None, name: str) ->
                 await collector.durable(collector.status.durable + 1)
             seconds = time.perf_counter() - started
             await publishing
-            frames = [m.raw for m in ledger.ledger.iter_messages(Filter())][before:]
+            frames = [m.raw for m in ledger.ledger.audit.iter_messages(Filter())][before:]
             collector.stop()
             await task
     return figures(collector, count, seconds) | {"frames_list": frames}

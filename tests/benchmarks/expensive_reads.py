@@ -33,7 +33,7 @@ import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
-from orderledger.infrastructure.http.limits import CONCURRENCY  # noqa: E402
+from orderledger.infrastructure.http.bounded_reads import CONCURRENCY  # noqa: E402
 from tests.support.bench import p99, probe, serving  # noqa: E402
 
 EVENTS_PER_ORDER = 3.78

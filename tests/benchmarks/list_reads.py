@@ -45,7 +45,7 @@ PAGES: dict[str, Callable[[OrderLedger], Sequence[Any]]] = {  # its first page t
     "orders --open": lambda ledger: ledger.orders(open=True, limit=50),
     "trades": lambda ledger: ledger.trades(limit=50),
     "events": lambda ledger: ledger.events(limit=50),
-    "messages": lambda ledger: ledger.messages(limit=50),
+    "messages": lambda ledger: ledger.audit.messages(limit=50),
 }
 LISTS = {  # the command's arguments → the contender's query, and its stored JSON columns
     "orders": ("SELECT * FROM orders_view", ()),

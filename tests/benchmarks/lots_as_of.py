@@ -53,7 +53,7 @@ def folded(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[lis
 
 def marked(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[list[Any], list[Any]]:
     """The same, as the ledger's two reads answer it now (from the heads and their marks)."""
-    lots = list(ledger.lots(cost_basis=RULE, as_of=moment, event_time=event_time))
+    lots = list(ledger.analytics.lots(cost_basis=RULE, as_of=moment, event_time=event_time))
     return lots, list(ledger.positions(cost_basis=RULE, as_of=moment, event_time=event_time))
 
 
@@ -66,7 +66,7 @@ def folded_closed(ledger: OrderLedger, moment: datetime, event_time: bool) -> li
 
 def read_closed(ledger: OrderLedger, moment: datetime, event_time: bool) -> list[Any]:
     """The same, as the ledger answers it now (from the stored closed lots and the marks)."""
-    return list(ledger.lots(cost_basis=RULE, closed=True, as_of=moment, event_time=event_time))
+    return list(ledger.analytics.lots(cost_basis=RULE, closed=True, as_of=moment, event_time=event_time))
 
 
 def moments(ledger: OrderLedger, place: float) -> tuple[datetime, datetime]:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     with lot_ledger_copy(args.orders, "lots-as-of-") as (ledger, tail):
         print(f"{args.orders:,} orders, {ledger.log_position():,} events, {RULE}")
         for closed in (False, True):
-            first, _ = best_of(partial(ledger.lots, cost_basis=RULE, closed=closed))
+            first, _ = best_of(partial(ledger.analytics.lots, cost_basis=RULE, closed=closed))
             grouping = "closed" if closed else "account"
             with ledger.db.read() as tx:
                 count, size = tx.one(

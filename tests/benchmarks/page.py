@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.http.limits import CONCURRENCY, ReaderProcesses  # noqa: E402
+from orderledger.infrastructure.http.bounded_reads import CONCURRENCY, ReaderProcesses  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.http_api import running_server, wait_until  # noqa: E402
 

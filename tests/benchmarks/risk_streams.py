@@ -40,8 +40,10 @@ def build(db: Path) -> None:
     with OrderLedger(f"sqlite:///{db}") as ledger:
         ledger.ingest_lines(simulate_lines(7, 2_000))
         for account in ("alpha", "beta"):
-            ledger.set_limit("account", account, "max_gross_exposure", "1000000", set_by="bench")
-        ledger.set_limit("instrument", "BTC-USDT", "max_position", "100", set_by="bench")
+            ledger.risk_controls.set_limit(
+                "account", account, "max_gross_exposure", "1000000", set_by="bench"
+            )
+        ledger.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "100", set_by="bench")
 
 
 def health_p50(url: str, probes: int) -> float:

@@ -87,9 +87,9 @@ ledger = OrderLedger("sqlite:///" + database, batch_size=1000, clock=clock)
 skip = os.environ.get("SIDE_BY_SIDE_SKIP_WORK") == "1"  # everything but the work (--instructions)
 if task == "rebuild":
     with OrderLedger("memory://") as warm:  # what a rebuild imports on first use, as for the ingest below
-        warm.rebuild()
+        warm.upkeep.rebuild()
     began = time.process_time()
-    events, _ = (0, 0) if skip else ledger.rebuild()
+    events, _ = (0, 0) if skip else ledger.upkeep.rebuild()
     spent = time.process_time() - began
     counts = {"events": events}
 elif task == "reads":

@@ -195,7 +195,7 @@ def main() -> None:
         ledger_path = Path(directory) / "ledger.db"
         with OrderLedger(f"sqlite:///{ledger_path}", env=env) as ledger:
             report = ledger.ingest_lines(line.encode() for line in lines)
-            events = ledger.head().position  # type: ignore[union-attr]
+            events = ledger.audit.head().position  # type: ignore[union-attr]
         compact(ledger_path)
         objects = breakdown(ledger_path)
         held = contents(ledger_path, count)

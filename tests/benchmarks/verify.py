@@ -12,7 +12,7 @@ its peak resident memory):
   the chain in Python;
 * chain: ``verify_chain`` with the mapper: the same hashes, plus each payload read and validated
   as if it came from outside and its search columns compared with it;
-* full verify: ``OrderLedger.verify()``: the storage, the chain and payloads, every view refolded
+* full verify: ``OrderLedger.audit.verify()``: the storage, the chain and payloads, every view refolded
   and compared, the journal's chain and cross-checks;
 * chain, validated and full, validated: the same, with every payload validated as input from
   outside (``_check_row(fast=False)``), as ``verify`` checked each before ``payload_check``:
@@ -73,9 +73,9 @@ else:
     if what == "chain":
         report = verify_chain(ledger.db, mapper=ledger.mapper)
     elif what == "full":
-        report = ledger.verify()
+        report = ledger.audit.verify()
     else:
-        report = ledger.verify(incremental=True)
+        report = ledger.audit.verify(incremental=True)
     spent = time.process_time() - began
     events, ok = report.events, report.ok and report.broken is None
     ledger.close()
@@ -116,9 +116,9 @@ def main() -> None:
             ledger.ingest_lines(simulate_lines(seed=3, orders=options.orders))
         shutil.copyfile(base, anchored)
         with OrderLedger(f"sqlite:///{anchored}") as ledger:
-            assert ledger.verify(anchor=True).ok
+            assert ledger.audit.verify(anchor=True).ok
             ledger.ingest_lines(simulate_lines(seed=4, orders=options.new, tag="new"))
-            new = ledger.head().position - ledger.verify(incremental=True).since  # type: ignore[union-attr]
+            new = ledger.audit.head().position - ledger.audit.verify(incremental=True).since  # type: ignore[union-attr]
         figures: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
         for _ in range(options.rounds):
             for kind in KINDS:

@@ -163,7 +163,7 @@ def books(tmp_path: Path) -> str:
     )
     with OrderLedger(url) as ledger:
         for venue, instrument in {(v, i) for _, _, v, i, _ in placed}:
-            ledger.define_instrument(venue, instrument, kind="spot", ts="2026-11-20T09:00:00Z")
+            ledger.venues.define_instrument(venue, instrument, kind="spot", ts="2026-11-20T09:00:00Z")
         for cid, account, venue, instrument, parent in placed:
             where = {"account": account, "venue": venue, "instrument": instrument, "parent_id": parent}
             ledger.ingest_lines([json.dumps(request(cid, **where)), json.dumps(fill(cid, f"t-{cid}"))])

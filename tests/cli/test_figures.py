@@ -191,7 +191,7 @@ def test_json_python_rows_and_exports_stay_exact(ledger_dir: tuple[str, Path]) -
     with OrderLedger(db, create=False) as ledger:
         [row] = ledger.positions(marks={"SOL-USDT": Decimal("100.777")})
         assert (row.average_price, row.realized_pnl) == (Decimal(AVERAGE), Decimal(REALIZED))
-        [defined] = ledger.instruments()
+        [defined] = ledger.venues.instruments()
         assert (defined.definition.price_increment, defined.definition.quantity_increment) == (
             Decimal("0.01"),
             Decimal("0.001"),

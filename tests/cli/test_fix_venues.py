@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.adapters.declared import load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from tests.support.cli import ROOT, cli_json, run_cli
 from tests.support.fixlog import Session, fix_text
 from tests.support.http_api import running_server

@@ -29,7 +29,7 @@ def test_risk_replay_through_the_cli(file_ledger_url: str, tmp_path: Path, backe
     clock = Clock()
     with OrderLedger(db, clock=clock) as ledger:
         session(ledger, clock, SESSION)
-        head, journal = ledger.log_position(), len(list(ledger.iter_messages(Filter())))
+        head, journal = ledger.log_position(), len(list(ledger.audit.iter_messages(Filter())))
     limits = tmp_path / "limits.jsonl"
     limits.write_text("".join(json.dumps(limit) + "\n" for limit in NOTIONAL_200))
     # When the limit of 200 an order is replayed (read-only on SQLite: mode=ro)
@@ -75,7 +75,7 @@ def test_risk_replay_through_the_cli(file_ledger_url: str, tmp_path: Path, backe
     assert (run.returncode, run.stdout) == (0, ""), run.describe()
     # And nothing was written: the log and the journal are as they were
     with OrderLedger(db, create=False) as ledger:
-        assert (ledger.log_position(), len(list(ledger.iter_messages(Filter())))) == (head, journal)
+        assert (ledger.log_position(), len(list(ledger.audit.iter_messages(Filter())))) == (head, journal)
 
 
 def test_a_daily_loss_replayed_through_the_cli(file_ledger_url: str, tmp_path: Path) -> None:

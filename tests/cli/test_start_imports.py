@@ -44,7 +44,7 @@ LOG_LISTS_SPARE = tuple(name for name in HEAVY if name != "orderledger.infrastru
 """What the log's and the journal's lists (``events``, ``messages``: ``cli.audit``) do not load."""
 
 UPKEEP = (
-    "orderledger.infrastructure.application.commands",
+    "orderledger.infrastructure.application.command_requests",
     "orderledger.infrastructure.application.command_handlers",
     "orderledger.infrastructure.application.upkeep.maintenance",
     "orderledger.infrastructure.application.analytics.exports",

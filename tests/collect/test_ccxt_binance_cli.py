@@ -71,7 +71,7 @@ def test_listen_key_expired_is_noticed_by_the_command(tmp_path: Path) -> None:
                 orders = [
                     (o.client_order_id, o.status.value, str(o.filled_quantity)) for o in ledger.orders()
                 ]
-                (row,) = ledger.collectors()
+                (row,) = ledger.upkeep.collectors()
             scraped = httpx2.get(f"http://127.0.0.1:{port}/metrics")
         finally:
             process.send_signal(signal.SIGTERM)
@@ -111,5 +111,5 @@ def test_listen_key_expired_is_noticed_by_the_command(tmp_path: Path) -> None:
 
 
 def _reasons(ledger: OrderLedger) -> Any:
-    rows = ledger.collectors()
+    rows = ledger.upkeep.collectors()
     return rows[0].figures.get("reconnect_reasons") if rows else None

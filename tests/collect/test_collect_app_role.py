@@ -35,13 +35,13 @@ def app_url(postgres_url: str, tmp_path: Path) -> Iterator[str]:
 
 def test_the_application_role_holds_a_collectors_lease(app_url: str) -> None:
     with OrderLedger(app_url) as ledger:
-        ledger.collector_lease("tradier", "VA1", "host:1:a", 1)
-        ledger.collector_heartbeat("tradier", "VA1", "host:1:a", {"state": "streaming", "frames": 3})
-        (row,) = ledger.collectors()
+        ledger.upkeep.collector_lease("tradier", "VA1", "host:1:a", 1)
+        ledger.upkeep.collector_heartbeat("tradier", "VA1", "host:1:a", {"state": "streaming", "frames": 3})
+        (row,) = ledger.upkeep.collectors()
         assert (row.venue, row.account, row.figures) == (
             "tradier",
             "VA1",
             {"state": "streaming", "frames": 3},
         )
-        ledger.collector_release("tradier", "VA1", "host:1:a")
-        assert ledger.collectors() == []
+        ledger.upkeep.collector_release("tradier", "VA1", "host:1:a")
+        assert ledger.upkeep.collectors() == []

@@ -98,7 +98,7 @@ def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
     # then the books are the clean stream's, and no collector is left holding the account
     with OrderLedger(db) as ledger:
         assert books(ledger) == clean_books()
-        assert ledger.collectors() == []
+        assert ledger.upkeep.collectors() == []
 
 
 def test_status_lines_go_to_stderr_when_it_is_no_terminal_and_sigterm_says_stopped(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def test_the_fix_example_runs_as_written(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'collect.db'}"
     run(touch, tmp_path)
     collector = start(collect, tmp_path)
-    wait_for(url, lambda ledger: bool(ledger.collectors()), collector)
+    wait_for(url, lambda ledger: bool(ledger.upkeep.collectors()), collector)
     run(write, tmp_path)
     # 4 orders × 2 fills (3 @ 100 and 7 @ 101) = 8 trades
     wait_for(url, lambda ledger: len(ledger.trades()) == 8, collector)

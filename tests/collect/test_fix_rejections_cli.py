@@ -110,9 +110,9 @@ def test_collect_fix_books_the_rejected_orders_across_rename_copy_truncate_and_k
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=60)
     with OrderLedger(db, create=False) as ledger:
-        journaled = len(ledger.messages())
+        journaled = len(ledger.audit.messages())
     restarted = collector(db, log, tmp_path)
-    wait_for(db, lambda ledger: len(ledger.messages()) == journaled + 2, restarted)
+    wait_for(db, lambda ledger: len(ledger.audit.messages()) == journaled + 2, restarted)
     # and the log is rotated by copy-truncate (copied aside, cut to nothing in place) and the second
     # rejection written (shorter than what was read: the follower sees the file cut whenever it looks),
     shutil.copyfile(log, tmp_path / "FIX.4.4-VENUEX-DROPCOPY.messages.1.log")

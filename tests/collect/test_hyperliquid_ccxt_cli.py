@@ -69,7 +69,7 @@ def test_kill_9_and_restart_ends_with_the_clean_books(backend: str, tmp_path: Pa
     # then the books are the clean stream's and no collector holds the account.
     with OrderLedger(db) as ledger:
         assert books(ledger) == clean()
-        assert ledger.collectors() == []
+        assert ledger.upkeep.collectors() == []
 
 
 def test_an_account_that_is_no_address_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_sigterm_under_an_endless_flood_exits_0_with_everything_read_durable(tmp
         )
         thread.call(venue.connected, ("orderUpdates", "userFills", "userFundings"))
         thread.loop.call_soon_threadsafe(venue.flood, session()[0].frame(), None)
-        wait_for(db, lambda ledger: len(ledger.messages(limit=500)) == 500, process)
+        wait_for(db, lambda ledger: len(ledger.audit.messages(limit=500)) == 500, process)
         # when it gets SIGTERM (the flood still going),
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)  # a bound against a hang, not a measure
@@ -139,4 +139,4 @@ def test_sigterm_under_an_endless_flood_exits_0_with_everything_read_durable(tmp
     assert last["state"] == "stopped" and last["backlog"] == 0
     assert err.decode().splitlines()[-1].startswith(f"collect hyperliquid {USER}: stopped:")
     with OrderLedger(db) as ledger:
-        assert len(ledger.messages()) == last["frames"] >= 500
+        assert len(ledger.audit.messages()) == last["frames"] >= 500

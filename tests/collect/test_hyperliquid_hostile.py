@@ -47,7 +47,7 @@ class Watched(Collector):
 
 
 def rejected(ledger: AsyncOrderLedger) -> list[Any]:
-    return [m for m in ledger.ledger.messages() if m.outcome.value == "rejected"]
+    return [m for m in ledger.ledger.audit.messages() if m.outcome.value == "rejected"]
 
 
 async def hostile(frame: str, *, stream_after: bool) -> tuple[Any, dict[str, Any], list[Any]]:

@@ -249,5 +249,5 @@ def test_a_hostile_frame_is_journaled_with_its_reason_and_the_books_are_the_clea
     assert found == expected
     assert server.connections == dials
     with OrderLedger(url) as ledger:
-        refused = [(m.reason, m.raw) for m in ledger.messages(outcome="rejected")]
+        refused = [(m.reason, m.raw) for m in ledger.audit.messages(outcome="rejected")]
     assert refused == [journaled]

@@ -122,11 +122,11 @@ def test_a_second_collector_on_the_same_venue_and_account_is_refused(ledger_url:
             await clock.sleeping()
             with pytest.raises(CollectorBusyError, match="a collector already runs on venueA account acc1"):
                 await Collector(ledger, ScriptedSource(), timing=clock.timing()).run()
-            rows = await ledger.collectors()
+            rows = await ledger.upkeep.collectors()
             assert [(r.venue, r.account, r.stale) for r in rows] == [("venueA", "acc1", False)]
             first.stop()
             await task
-            assert await ledger.collectors() == []
+            assert await ledger.upkeep.collectors() == []
 
     asyncio.run(scenario())
 
@@ -138,7 +138,7 @@ def test_bad_credentials_stop_the_collector_with_one_line(ledger_url: str) -> No
             source.refuse = CredentialsRejected("tradier refused the token (HTTP 401)")
             with pytest.raises(CredentialsRejected, match="refused the token"):
                 await Collector(ledger, source, timing=ManualClock().timing()).run()
-            assert await ledger.collectors() == []  # the lease is given up
+            assert await ledger.upkeep.collectors() == []  # the lease is given up
 
     asyncio.run(scenario())
 

@@ -156,7 +156,7 @@ def test_every_fault_schedule_ends_with_the_clean_streams_books(
                 figures = await task
                 assert figures["parked"] == 0
                 found = await asyncio.to_thread(books, ledger.ledger)
-                return found, await asyncio.to_thread(ledger.ledger.order_events, "ext-tradier-228175")
+                return found, await asyncio.to_thread(ledger.ledger.audit.order_events, "ext-tradier-228175")
 
     found, events = asyncio.run(scenario())
     assert found == expected
@@ -209,7 +209,7 @@ def test_a_permanent_fault_in_the_periodic_reconciliation_stops_the_collector_wi
                     await task
                 assert str(raised.value) == "tradier refused the token (HTTP 401)"
                 assert collector.status.state == "stopped"
-                assert await ledger.collectors() == []
+                assert await ledger.upkeep.collectors() == []
 
     asyncio.run(scenario())
 

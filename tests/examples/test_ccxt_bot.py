@@ -133,7 +133,7 @@ def test_the_bot_books_its_order_and_the_venues_updates_once() -> None:
                 (Decimal("1.668"), Decimal("46.866")),
             ]
             # Each trade arrives twice (in its own update and in the order's): booked once.
-            fills = [e for e in await bot.ledger.order_events(cid) if isinstance(e, OrderFilled)]
+            fills = [e for e in await bot.ledger.audit.order_events(cid) if isinstance(e, OrderFilled)]
             assert sorted(e.trade_id for e in fills) == ["109747654", "109747655"]
 
             last = bot.ledger.ledger.recorder.max_notification_id() or 0
@@ -192,7 +192,7 @@ def test_an_order_past_a_limit_is_denied_never_sent_and_journaled_denied() -> No
         exchange = OfflineBinance()
         async with running(exchange) as bot:
             # Given the bot's limits, facts set by the bot itself when it started
-            assert _limits(await bot.ledger.limits()) == [
+            assert _limits(await bot.ledger.risk_controls.limits()) == [
                 ("max_daily_loss", "100", "ccxt_bot"),
                 ("max_order_notional", "250", "ccxt_bot"),
             ]
@@ -202,21 +202,23 @@ def test_an_order_past_a_limit_is_denied_never_sent_and_journaled_denied() -> No
             # denied with the limit it would breach
             assert exchange.sent == []
             assert list(await bot.ledger.orders()) == []
-            [denied] = _denied(await bot.ledger.messages())
+            [denied] = _denied(await bot.ledger.audit.messages())
             assert "max_order_notional 250 on account main: would be 281.196" in str(denied.reason)
             # And 5 BNB (5 × 46.866 = 234.33 ≤ 250) is sent
             cid = await bot.place("BNB/USDT", "buy", "5")
             assert exchange.sent == [("BNB/USDT", "market", "buy", 5.0, None, cid)]
             # When a person lowers the order limit to 200 and the bot starts again, the person's
             # value stands and nothing is recorded twice
-            await bot.ledger.set_limit("account", "main", "max_order_notional", "200", set_by="alice")
+            await bot.ledger.risk_controls.set_limit(
+                "account", "main", "max_order_notional", "200", set_by="alice"
+            )
             await bot.set_limits()
-            assert _limits(await bot.ledger.limits()) == [
+            assert _limits(await bot.ledger.risk_controls.limits()) == [
                 ("max_daily_loss", "100", "ccxt_bot"),
                 ("max_order_notional", "200", "alice"),
             ]
             # So the same 5 BNB (234.33 > 200) is now denied, and still never sent
             assert await bot.place("BNB/USDT", "buy", "5") is None
-            assert len(exchange.sent) == 1 and len(_denied(await bot.ledger.messages())) == 2
+            assert len(exchange.sent) == 1 and len(_denied(await bot.ledger.audit.messages())) == 2
 
     asyncio.run(main())

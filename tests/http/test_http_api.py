@@ -244,7 +244,7 @@ def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None
     assert [row.pop("precision") for row in shown] == [
         {"price": 8, "quantity": 8, "money": 2, "currencies": {"USDT": 2}}
     ]
-    assert shown == [r.to_json() for r in ledger.pnl_daily()]
+    assert shown == [r.to_json() for r in ledger.analytics.pnl_daily()]
     daily = client.get("/pnl/daily", params={"by": "day"})
     assert_problem(daily, 400, "groups by account, parent or tag:NAME")
 
@@ -359,7 +359,7 @@ def test_a_fifo_ledger_answers_under_fifo(tmp_path: Any) -> None:
     from tests.support.cost_basis import SESSION
 
     served = OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    served.init_database(cost_basis="fifo")
+    served.upkeep.init_database(cost_basis="fifo")
     with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as fifo:
         assert post(fifo, [json.loads(line) for line in SESSION]).status_code == 200
         assert fifo.get("/health").json()["cost_basis"] == "fifo"

@@ -46,7 +46,7 @@ def test_denials_and_the_breach_frames_say_what_the_door_found_and_when(file_led
     ):
         read = bearer(READ_TOKEN)
         # Given orders of at most 150 on alpha (the request: 2 × 100 = 200 > 150)
-        server.ledger.set_limit("account", "alpha", "max_order_notional", "150", set_by="alice")
+        server.ledger.risk_controls.set_limit("account", "alpha", "max_order_notional", "150", set_by="alice")
         with client.stream("GET", "/risk/stream", headers=read) as stream:
             lines = stream.iter_lines()
             assert next(lines) == "retry: 1000"

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.limits import ReaderProcesses, WorkLimit
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses, WorkLimit
 from orderledger.infrastructure.http.service import LedgerService
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import (
@@ -65,7 +65,7 @@ def journal(ledger: OrderLedger) -> list[tuple[Any, ...]]:
     """The journal as compared across doors: everything but the time received and the origin."""
     return [
         (m.message_id, m.line, m.format, m.raw, m.outcome, m.reason, m.client_order_id, m.events)
-        for m in ledger.messages()
+        for m in ledger.audit.messages()
     ]
 
 
@@ -104,7 +104,7 @@ def test_a_json_array_is_read_exactly_and_journaled_as_sent(fresh: Any) -> None:
         "12345678.123456789012",
     )
     # and the journal holds each item's bytes exactly as they were in the body
-    assert [m.raw for m in ledger.messages()] == [first, second]
+    assert [m.raw for m in ledger.audit.messages()] == [first, second]
 
 
 def test_a_venue_payload_posted_as_json_is_journaled_as_sent(fresh: Any) -> None:
@@ -119,7 +119,7 @@ def test_a_venue_payload_posted_as_json_is_journaled_as_sent(fresh: Any) -> None
         headers=JSON,
     )
     assert response.status_code in (200, 422), response.text
-    assert [m.raw for m in ledger.messages()] == [payload]
+    assert [m.raw for m in ledger.audit.messages()] == [payload]
 
 
 DIGITS = st.text("0123456789", min_size=1, max_size=24)
@@ -191,7 +191,7 @@ def test_json_nested_1000_deep_is_refused_in_one_line(fresh: Any, body: str, hea
     # The line is refused and journaled as such, with the reason the ledger's reader gives
     assert response.status_code == 422, response.text
     assert "\n" not in response.json()["detail"]
-    assert [(m.outcome, m.reason) for m in ledger.messages()] == [
+    assert [(m.outcome, m.reason) for m in ledger.audit.messages()] == [
         ("rejected", "JSON is nested deeper than 64 levels")
     ]
 
@@ -250,7 +250,7 @@ def test_a_foreign_origin_may_not_write_and_the_servers_own_may() -> None:
                 response = httpx2.post(server.url + path, json=request(), headers={"Origin": origin})
                 assert response.status_code == 403, (origin, path, response.text)
                 assert "may not change the ledger" in response.json()["detail"]
-        assert server.ledger.messages() == []
+        assert server.ledger.audit.messages() == []
         # The page's own origin (scheme, host and port of the server) writes
         own = httpx2.post(server.url + "/messages", json=request(), headers={"Origin": server.url})
         assert own.status_code == 200, own.text
@@ -263,7 +263,7 @@ def test_an_allowed_origin_may_write(fresh: Any) -> None:
         allowed = client.post("/messages", json=request(), headers={"Origin": "https://desk.example"})
         other = client.post("/messages", json=request("c-2"), headers={"Origin": "https://desk.example:8443"})
     assert (allowed.status_code, other.status_code) == (200, 403)
-    assert [m.client_order_id for m in ledger.messages()] == ["c-1"]
+    assert [m.client_order_id for m in ledger.audit.messages()] == ["c-1"]
     ledger.close()
 
 
@@ -286,7 +286,7 @@ def test_writes_in_a_type_any_page_may_send_are_refused(
     response = client.post(path, content=json.dumps(request()).encode(), headers=headers)
     assert response.status_code == 415, response.text
     assert "which any web page can send unasked" in response.json()["detail"]
-    assert ledger.messages() == [] and ledger.events() == []
+    assert ledger.audit.messages() == [] and ledger.events() == []
 
 
 ATTACK_PAGE = """<!doctype html><title>cat pictures</title><script>
@@ -346,7 +346,7 @@ def test_a_page_from_another_origin_cannot_change_the_ledger_in_a_real_browser()
             driver.get(attacker)
             wait_until(lambda: driver.title.startswith("sent:"), "the page's two posts")
         # Then the ledger is as it was: one journal line, one event, c-1 still only requested
-        assert [m.origin for m in server.ledger.messages()] == ["seed"]
+        assert [m.origin for m in server.ledger.audit.messages()] == ["seed"]
         assert [e.to_json()["type"] for e in server.ledger.events()] == ["OrderRequested"]
         assert server.ledger.order("c-1").status == "requested"
 

@@ -51,8 +51,8 @@ def published(ledger: OrderLedger) -> None:
     status = Status(state="waiting", frames=12, durable=10, events=30, parked=3, reconnects=1, refused=1)
     status.last_frame_at = 2.0
     status.latencies.extend([0.002, 0.004, 0.010])
-    ledger.collector_lease("tradier", "VA000000", "host:1:a", 1)
-    ledger.collector_heartbeat("tradier", "VA000000", "host:1:a", status.figures(5.0))
+    ledger.upkeep.collector_lease("tradier", "VA000000", "host:1:a", 1)
+    ledger.upkeep.collector_heartbeat("tradier", "VA000000", "host:1:a", status.figures(5.0))
     then = datetime.now(UTC) - timedelta(minutes=1)
     collector_leases.take(ledger.db, "fix", None, "host:2:b", 2, then)
     collector_leases.heartbeat(

@@ -43,7 +43,7 @@ def test_the_header_shows_each_collectors_figures_while_it_runs(tmp_path: Path) 
             run(write, tmp_path)
             ledger = server.ledger
             wait_until(lambda: len(ledger.trades()) == 8, "the 8 trades")
-            totals = f"\n{len(ledger.messages())} frames, {ledger.log_position()} events; "
+            totals = f"\n{len(ledger.audit.messages())} frames, {ledger.log_position()} events; "
 
             def shown() -> tuple[str, str, str] | None:
                 found = browser.execute_script(

@@ -42,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{tmp_path_factory.mktemp('denials') / 'risk.db'}"
     with running_server(url) as running:
         # Given orders of main of at most 250 in notional
-        running.ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice")
+        running.ledger.risk_controls.set_limit("account", "main", "max_order_notional", "250", set_by="alice")
         # And a request of ours of 300 (denied), then the venue's order of 300 placed elsewhere
         # (recorded, flagged), filled: main holds 3 BTC-USDT, marked at 110
         denied = _post(running, request("c-1", **MAIN))

@@ -12,8 +12,8 @@ import httpx2
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.http import limits
-from orderledger.infrastructure.http.limits import OwnThreads, list_limit
+from orderledger.infrastructure.http import bounded_reads
+from orderledger.infrastructure.http.bounded_reads import OwnThreads, list_limit
 from orderledger.infrastructure.http.service import Asked, LedgerService, Listing
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import BOUND, fill, request, running_server, wait_until
@@ -53,7 +53,7 @@ def test_a_tab_whose_list_read_was_refused_fills_in_once_the_server_admits_it(
 ) -> None:
     require_browser()
     # The refusal's Retry-After: 0 s, so that the page's pause is its floor (a quarter second)
-    monkeypatch.setattr(limits, "RETRY_AFTER", 0)
+    monkeypatch.setattr(bounded_reads, "RETRY_AFTER", 0)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with OrderLedger(url) as ledger:
         for message in (request("c-1", parent_id="P-1"), fill("c-1", "t-1", "1", "100")):

@@ -32,10 +32,12 @@ def test_the_tab_shows_the_state_and_each_limit_with_its_status(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'risk.db'}"
     with OrderLedger(url) as setup:
         # Given at most 10 BTC-USDT, orders of alpha of at most 1,000, alpha halted, 8 bought
-        setup.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice",
+        setup.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice",
                         reason="desk rule", ts=NINE)  # fmt: skip
-        setup.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob", ts=NINE)
-        setup.set_trading_state("halted", account="alpha", set_by="carol", reason="flash crash", ts=NINE)
+        setup.risk_controls.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob", ts=NINE)
+        setup.risk_controls.set_trading_state(
+            "halted", account="alpha", set_by="carol", reason="flash crash", ts=NINE
+        )
         # (the order as its venue reports it: a fact the risk door records whatever the state)
         setup.record(request(quantity="8", external=True))
         setup.record(fill(quantity="8"))
@@ -65,7 +67,9 @@ def test_the_tab_shows_the_state_and_each_limit_with_its_status(tmp_path: Path) 
         # BTC-USDT (without a definition, its own underlying), which no mark prices: unknown, why
         # in its figure's place
         with OrderLedger(url) as other:
-            other.set_limit("underlying", "BTC-USDT", "max_gross_exposure", "50000", set_by="dave", ts=NINE)
+            other.risk_controls.set_limit(
+                "underlying", "BTC-USDT", "max_gross_exposure", "50000", set_by="dave", ts=NINE
+            )
         wait_until(lambda: len(_rows(browser, "risk-limits")) == 3, "the third limit")
         added = _rows(browser, "risk-limits")[2]
         assert added[:5] == ["unknown", "max_gross_exposure", "underlying", "BTC-USDT", "50000"], added

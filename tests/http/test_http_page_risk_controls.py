@@ -79,7 +79,7 @@ def test_a_check_from_the_page_says_allowed_or_denied_with_each_reason(tmp_path:
     url = f"sqlite:///{tmp_path / 'risk.db'}"
     with OrderLedger(url) as setup:
         # Given orders of alpha of at most 250 in notional
-        setup.set_limit("account", "alpha", "max_order_notional", "250", set_by="bob", ts=NINE)
+        setup.risk_controls.set_limit("account", "alpha", "max_order_notional", "250", set_by="bob", ts=NINE)
     with running_server(url) as server, live_page(server) as browser:
         events = httpx2.get(f"{server.url}/events").json()
         tab(browser, "exposure")
@@ -193,7 +193,7 @@ def test_a_state_of_every_account_is_asked_for_by_a_dialog_and_shown_in_force(tm
     url = f"sqlite:///{tmp_path / 'risk.db'}"
     with OrderLedger(url) as setup:
         # Given alpha resumed by carol: its own state is active
-        setup.set_trading_state("active", account="alpha", set_by="carol", reason="calm")
+        setup.risk_controls.set_trading_state("active", account="alpha", set_by="carol", reason="calm")
     with running_server(url) as server, live_page(server) as browser:
         tab(browser, "exposure")
         wait_until(
@@ -269,7 +269,7 @@ def test_a_cooldown_is_shown_with_its_end_and_lifts_itself(tmp_path: Path) -> No
     now = [NINE]
     with running_server(f"sqlite:///{tmp_path / 'risk.db'}", clock=lambda: now[0]) as server:
         # Given alpha halted for 30 minutes from 09:00
-        server.ledger.set_trading_state(
+        server.ledger.risk_controls.set_trading_state(
             "halted", account="alpha", set_by="ops", lasting=timedelta(minutes=30)
         )
         with live_page(server) as browser:

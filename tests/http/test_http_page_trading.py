@@ -20,12 +20,14 @@ def test_the_header_shows_who_halted_trading(tmp_path: Path) -> None:
         wait_until(lambda: texts(browser, "#trading") == ["trading active"], "trading active")
         # When alice halts the account from another ledger on the same file
         with OrderLedger(url) as other:
-            other.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
+            other.risk_controls.set_trading_state(
+                "halted", account="main", set_by="alice", reason="flash crash"
+            )
         # Then the header says who halted it, and why in its title
         wait_until(lambda: texts(browser, "#trading") == ["main: halted by alice"], "the halt")
         title = browser.execute_script("return document.querySelector('#trading .trading').title")
         assert title.startswith("flash crash (since "), title
         # And once resumed, trading is active again
         with OrderLedger(url) as other:
-            other.set_trading_state("active", account="main", set_by="bob")
+            other.risk_controls.set_trading_state("active", account="main", set_by="bob")
         wait_until(lambda: texts(browser, "#trading") == ["trading active"], "trading active again")

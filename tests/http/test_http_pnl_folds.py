@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.requests import Ingest, Pnl, PnlDaily, PnlSeries
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses, in_threads
+from orderledger.infrastructure.http.pnl_reads import Folds
 from orderledger.infrastructure.http.service import Asked, LedgerService
 from tests.support.cli import cli_command, cli_env
 from tests.support.cost_basis import SESSION
@@ -156,7 +156,7 @@ def test_a_pnl_read_under_the_ledgers_rule_answers_under_the_rule_db_cost_basis_
 ) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     served = OrderLedger(url)
-    served.init_database(cost_basis="fifo")
+    served.upkeep.init_database(cost_basis="fifo")
     try:
         with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as client:
             assert client.post("/messages", json=[json.loads(line) for line in SESSION]).status_code == 200
@@ -166,7 +166,7 @@ def test_a_pnl_read_under_the_ledgers_rule_answers_under_the_rule_db_cost_basis_
             # log and the views unmoved: LIFO (130 − 110) + (130 − 120) = 30
             other = OrderLedger(url)
             try:
-                assert other.set_cost_basis("lifo") == "fifo"
+                assert other.analytics.set_cost_basis("lifo") == "fifo"
             finally:
                 other.close()
             assert [day["realized_pnl"] for day in client.get("/pnl/daily").json()] == ["30"]
@@ -261,7 +261,7 @@ def test_a_fold_is_asked_again_once_a_follower_moved_the_views(tmp_path: Path) -
         assert [(r["account"], r["realized_pnl"]) for r in current.json()] == [("alpha", "30"), ("beta", "5")]
         # When the follower has folded the views (the log's end unchanged), the read from them
         # folds again: no order has a parent, 30 + 5 under "(none)"
-        server.ledger.catch_up()
+        server.ledger.upkeep.catch_up()
         current = httpx2.get(server.url + "/pnl", params={"by": "parent"}, timeout=BOUND)
         assert current.headers["Views-Behind"] == "0"
         assert [(r["parent"], r["realized_pnl"]) for r in current.json()] == [("(none)", "35")]

@@ -36,7 +36,7 @@ from orderledger.infrastructure.application.requests import (
     SetTradingState,
     Trades,
 )
-from orderledger.infrastructure.http.limits import ReaderProcesses
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses
 from orderledger.infrastructure.http.service import SHOWN, LedgerService, Listing
 from tests.support.api_session import SESSION
 from tests.support.integration import lines
@@ -192,10 +192,10 @@ def test_the_writes_are_requests_answered_by_the_one_dispatch(ledger: OrderLedge
     report = service.answer(Ingest((orjson.dumps(stray),), origin="test"))
     # Then the answer is the ingest's report, one line, parked
     assert report["counts"]["parked"] == 1 and report["lines"] == 1
-    parked = ledger.messages(parked=True)
+    parked = ledger.audit.messages(parked=True)
     # And settling it is a request too: set aside, recorded in a journal line of its own
     settled = ledger.handle(Settle(parked[0].message_id, "stray", "ops"))
-    assert settled > parked[0].message_id and ledger.messages(parked=True) == []
+    assert settled > parked[0].message_id and ledger.audit.messages(parked=True) == []
     # And a dry-run reconciliation of an empty snapshot answers as the method does
     empty = b'{"venue": "V", "account": "acc", "as_of": "2026-01-05T11:00:00Z", "open_orders": []}'
-    assert service.answer(Reconcile(empty)) == ledger.reconcile(empty).to_json()
+    assert service.answer(Reconcile(empty)) == ledger.venues.reconcile(empty).to_json()

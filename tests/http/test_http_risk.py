@@ -15,7 +15,7 @@ ORDER = {"venue": "x", "account": "main", "instrument": "BTC-USDT", "side": "buy
 
 def test_limits_state_and_check_over_http(secured: TestClient, ledger: OrderLedger) -> None:
     # Given a position limit of 1 on the instrument since 08:00
-    ledger.set_limit("instrument", "BTC-USDT", "max_position", "1", set_by="alice",
+    ledger.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "1", set_by="alice",
                      ts=datetime(2025, 3, 3, 8, tzinfo=UTC))  # fmt: skip
     [limit] = secured.get("/limits", headers=bearer(READ_TOKEN)).json()
     assert (limit["kind"], limit["value"], limit["ts_event"]) == (
@@ -69,7 +69,7 @@ def test_a_sale_that_shrinks_a_long_passes_a_breached_gross_limit_over_http(
         {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "100", "ts": nine},
     ):
         ledger.record(message, strict=True)
-    ledger.set_limit("account", "main", "max_gross_exposure", "150", set_by="alice",
+    ledger.risk_controls.set_limit("account", "main", "max_gross_exposure", "150", set_by="alice",
                      ts=datetime(2025, 3, 3, 10, tzinfo=UTC))  # fmt: skip
     # Then a sale of 1 at 100 is allowed: on the sale's side |200 − 100| = 100, the other 200
     sale = secured.post(
@@ -89,7 +89,7 @@ def test_post_messages_denies_a_request_of_ours_on_a_halted_account(
     client: TestClient, ledger: OrderLedger
 ) -> None:
     # Given the account halted by alice (POST /check says halted)
-    ledger.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
+    ledger.risk_controls.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
     assert client.post("/check", json=ORDER).json()["state"] == "halted"
     # When a request of ours for it is posted
     response = client.post("/messages", json=_request("c-1"))
@@ -101,12 +101,12 @@ def test_post_messages_denies_a_request_of_ours_on_a_halted_account(
     assert (result["outcome"], result["events"]) == ("denied", 0)
     assert result["breaches"] == [{"reason": "trading is halted (set by alice: flash crash)"}]
     assert list(ledger.orders()) == []
-    assert [m.outcome for m in ledger.messages(outcome="denied")] == ["denied"]
+    assert [m.outcome for m in ledger.audit.messages(outcome="denied")] == ["denied"]
 
 
 def test_post_orders_checks_and_records_in_one_transaction(client: TestClient, ledger: OrderLedger) -> None:
     # Given orders of at most 250 on account main
-    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice",
+    ledger.risk_controls.set_limit("account", "main", "max_order_notional", "250", set_by="alice",
                      ts=datetime(2025, 3, 3, 8, tzinfo=UTC))  # fmt: skip
     # When 2 × 100 = 200 is placed: 201 with the order, open and requested
     placed = client.post("/orders", json={**ORDER, "client_order_id": "c-1"})

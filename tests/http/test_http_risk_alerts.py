@@ -55,8 +55,8 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
         httpx2.Client(base_url=server.url, timeout=BOUND) as client,
     ):
         # Given at most 10 BTC-USDT on the instrument, orders of at most 1,000 on alpha, and 8 bought
-        server.ledger.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
-        server.ledger.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob")
+        server.ledger.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
+        server.ledger.risk_controls.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob")
         # (the orders as a venue reports them: facts the risk door records whatever the limits)
         bought = [request(quantity="8", external=True), fill(quantity="8")]
         assert client.post("/messages", json=bought).status_code == 200
@@ -95,7 +95,7 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
             assert (back["status"], back["figure"]) == ("near", "10")
             # When another process raises the limit to 20: 10 of 20 is 50%, ok (seen at a poll)
             with OrderLedger(file_ledger_url) as other:
-                other.set_limit("instrument", "BTC-USDT", "max_position", "20", set_by="carol")
+                other.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "20", set_by="carol")
             [ok] = alerts(lines, 1)
             assert (ok["status"], ok["value"], ok["figure"], ok["set_by"]) == ("ok", "20", "10", "carol")
 

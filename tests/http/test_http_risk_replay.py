@@ -34,14 +34,14 @@ def served(desk: OrderLedger) -> Iterator[TestClient]:
 
 
 def test_limits_replayed_over_http_with_a_read_token(served: TestClient, desk: OrderLedger) -> None:
-    head, journal = desk.log_position(), len(list(desk.iter_messages(Filter())))
+    head, journal = desk.log_position(), len(list(desk.audit.iter_messages(Filter())))
     # When the limit of 200 an order is posted, as a JSON array, with a read token
     response = served.post("/risk/replay", json=NOTIONAL_200, headers=bearer(READ_TOKEN))
     assert response.status_code == 200, response.text
     found = response.json()
     # Then c2 (2 × 120 = 240) is denied and the path ends 20 → 30 realized, 360 → 180 net
     assert [(o["client_order_id"], o["breaches"][0]["figure"]) for o in found["orders"]] == [("c2", "240")]
-    assert found == desk.risk_replay(NOTIONAL_200).to_json()
+    assert found == desk.risk_controls.risk_replay(NOTIONAL_200).to_json()
     end = found["path"][-1]
     assert (end["at"], end["replayed_realized_pnl"], end["replayed_net"]) == ("end", "30", "180")
     # And as JSON lines, from 10:30 on: nothing is denied
@@ -57,7 +57,7 @@ def test_limits_replayed_over_http_with_a_read_token(served: TestClient, desk: O
     bad = served.post("/risk/replay", json=[{"scope": "desk"}], headers=bearer(READ_TOKEN))
     assert bad.status_code == 400 and bad.json()["detail"].startswith("limit 1: "), bad.text
     # And nothing was written
-    assert (desk.log_position(), len(list(desk.iter_messages(Filter())))) == (head, journal)
+    assert (desk.log_position(), len(list(desk.audit.iter_messages(Filter())))) == (head, journal)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -47,7 +47,7 @@ def app(ledger: OrderLedger) -> Iterator[TestClient]:
 
 
 def journal(ledger: OrderLedger) -> list[tuple[str, str]]:
-    return [(m.origin, m.outcome.value) for m in ledger.messages()]
+    return [(m.origin, m.outcome.value) for m in ledger.audit.messages()]
 
 
 def test_a_write_token_sets_no_limit_and_no_state_by_any_route(app: TestClient, ledger: OrderLedger) -> None:
@@ -70,7 +70,11 @@ def test_a_write_token_sets_no_limit_and_no_state_by_any_route(app: TestClient, 
         "this token's role is write; SetTradingState needs risk",
     )
     # Then nothing is stored: no limit, no state, not even a journal line
-    assert ledger.limits() == [] and ledger.trading_states() == [] and ledger.messages() == []
+    assert (
+        ledger.risk_controls.limits() == []
+        and ledger.risk_controls.trading_states() == []
+        and ledger.audit.messages() == []
+    )
     # And it still trades: an order is recorded, journaled as from the bot
     assert app.post("/messages", json=request(), headers=bearer(BOT)).status_code == 200
     assert journal(ledger) == [("http:bot@testclient", "applied")]
@@ -91,7 +95,7 @@ def test_a_risk_token_sets_them_as_its_name_and_trades_nothing(app: TestClient, 
     [set_limit] = app.get("/limits", headers=bearer(READ)).json()
     assert (set_limit["kind"], set_limit["value"], set_limit["set_by"]) == ("max_position", "5", "rita")
     assert [(s["account"], s["state"], s["set_by"]) for s in states.json()] == [("alpha", "halted", "rita")]
-    assert [(s.account, s.set_by) for s in ledger.trading_states()] == [("alpha", "rita")]
+    assert [(s.account, s.set_by) for s in ledger.risk_controls.trading_states()] == [("alpha", "rita")]
     # And the journal records who sent each, by the token's name
     assert journal(ledger) == [("http:rita@testclient", "applied")] * 2
     # When she signs a fact with another name (the page's field, a message's set_by): refused,
@@ -102,7 +106,7 @@ def test_a_risk_token_sets_them_as_its_name_and_trades_nothing(app: TestClient, 
         app.post("/state", json={"state": "active", "set_by": "alice"}, headers=bearer(RITA)),
     ):
         assert_problem(refused, 403, "set_by 'alice' is not this token's name 'rita'")
-    assert [r.value for r in ledger.limits()] == [5] and len(ledger.messages()) == 2
+    assert [r.value for r in ledger.risk_controls.limits()] == [5] and len(ledger.audit.messages()) == 2
     # And her token records no order: that is write's
     assert_problem(
         app.post("/messages", json=request(), headers=bearer(RITA)), 403, "role is risk; Ingest needs write"
@@ -119,8 +123,10 @@ def test_a_token_holding_write_and_risk_may_send_both_in_one_batch(
 ) -> None:
     answer = app.post("/messages", json=[request(), limit("desk"), state("desk", None)], headers=bearer(DESK))
     assert answer.status_code == 200 and answer.json()["counts"]["applied"] == 3, answer.text
-    assert [(r.set_by, r.target) for r in ledger.limits()] == [("desk", "alpha")]
-    assert [(s.account, s.state, s.set_by) for s in ledger.trading_states()] == [("", "halted", "desk")]
+    assert [(r.set_by, r.target) for r in ledger.risk_controls.limits()] == [("desk", "alpha")]
+    assert [(s.account, s.state, s.set_by) for s in ledger.risk_controls.trading_states()] == [
+        ("", "halted", "desk")
+    ]
 
 
 def test_without_tokens_the_name_given_is_recorded_and_the_address(
@@ -131,8 +137,8 @@ def test_without_tokens_the_name_given_is_recorded_and_the_address(
     assert_problem(client.post("/state", json={"state": "halted"}), 400, "a state needs set_by")
     assert client.post("/state", json={"state": "halted", "set_by": "carol"}).status_code == 200
     assert client.post("/messages", json=limit("dave")).status_code == 200
-    assert [(s.account, s.set_by) for s in ledger.trading_states()] == [("", "carol")]
-    assert [r.set_by for r in ledger.limits()] == ["dave"]
+    assert [(s.account, s.set_by) for s in ledger.risk_controls.trading_states()] == [("", "carol")]
+    assert [r.set_by for r in ledger.risk_controls.limits()] == ["dave"]
     assert journal(ledger) == [("http:testclient", "applied")] * 2
 
 

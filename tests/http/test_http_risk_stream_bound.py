@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 
 from orderledger.infrastructure.application.reads.follow import Wakeup
-from orderledger.infrastructure.http.limits import RETRY_AFTER, stream_limit
+from orderledger.infrastructure.http.bounded_reads import RETRY_AFTER, stream_limit
 from orderledger.infrastructure.http.stream import RiskFeed
 from tests.support.http_api import BOUND, assert_problem, fill, request, running_server, wait_until
 
@@ -45,7 +45,7 @@ def test_the_stream_past_the_bound_is_refused_and_the_others_are_served() -> Non
         httpx2.Client(base_url=server.url, timeout=BOUND) as client,
         contextlib.ExitStack() as streams,
     ):
-        server.ledger.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
+        server.ledger.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
         # A refused threshold (400) takes no place
         assert_problem(client.get("/risk/stream", params={"threshold": "2"}), 400, "threshold")
         # Given three streams open, the bound,

@@ -33,7 +33,12 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import tokens
-from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, ReaderProcesses, list_limit
+from orderledger.infrastructure.http.bounded_reads import (
+    LIST_THREADS,
+    OwnThreads,
+    ReaderProcesses,
+    list_limit,
+)
 from orderledger.infrastructure.http.service import Asked, LedgerService, Listing
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
 
@@ -165,7 +170,7 @@ def test_a_count_counts_up_to_its_bound(backend: str, file_ledger_url: str) -> N
         at_bound = ledger.events(limit=1, count=5)
         assert (at_bound.total, at_bound.capped) == (5, False)  # 5 events, not more than 5
         with pytest.raises(InvalidInputError, match="count"):
-            ledger.messages(count=0)
+            ledger.audit.messages(count=0)
 
         with TestClient(create_app(LedgerService(ledger), count_cap=3), base_url=LOOPBACK) as client:
             for path in ("/orders", "/events", "/messages"):

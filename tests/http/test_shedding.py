@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.requests import Request
 
-from orderledger.infrastructure.http.limits import list_limit
+from orderledger.infrastructure.http.bounded_reads import list_limit
 from orderledger.infrastructure.http.shedding import PAUSE, ListShedding, sheds
 
 router = APIRouter()

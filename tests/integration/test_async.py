@@ -131,7 +131,7 @@ def test_methods_keep_the_synchronous_answers_and_errors(ledger_url: str) -> Non
             await ledger.record(request("c-1"))
             order = await ledger.order("c-1")
             assert order.status is Status.REQUESTED
-            events = await ledger.order_events("c-1")
+            events = await ledger.audit.order_events("c-1")
             assert [type(e) for e in events] == [OrderRequested]
             history = await ledger.history("c-1")
             assert [h.position for h in history] == [1]
@@ -211,7 +211,7 @@ def test_placing_records_the_request_before_the_send_and_the_ack_after() -> None
             order = await ledger.order(cid)
             assert order.status is Status.ACCEPTED
             assert order.venue_order_id == "V-77"
-            assert [type(e) for e in await ledger.order_events(cid)] == [OrderRequested, OrderAccepted]
+            assert [type(e) for e in await ledger.audit.order_events(cid)] == [OrderRequested, OrderAccepted]
 
     asyncio.run(main())
 
@@ -226,7 +226,7 @@ def test_a_venue_rejection_raised_by_the_send_is_recorded_and_propagates() -> No
             assert order.status is Status.REJECTED
             (rejected,) = [
                 e
-                for e in await ledger.order_events(placement.client_order_id)
+                for e in await ledger.audit.order_events(placement.client_order_id)
                 if e.type_name() == "OrderRejected"
             ]
             assert isinstance(rejected, OrderRejected)
@@ -248,7 +248,7 @@ def test_an_ambiguous_send_leaves_the_order_in_flight_and_propagates(failure: Ba
             assert placement.answered == "in_flight"
             order = await ledger.order(cid)
             assert order.status is Status.REQUESTED  # open: the venue may have it
-            assert [type(e) for e in await ledger.order_events(cid)] == [OrderRequested]
+            assert [type(e) for e in await ledger.audit.order_events(cid)] == [OrderRequested]
             # The venue's own report settles it later, by the client order ID.
             await ledger.record(fact("accepted", cid, venue_order_id="V-9"))
             assert (await ledger.order(cid)).status is Status.ACCEPTED

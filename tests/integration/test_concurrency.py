@@ -102,7 +102,7 @@ def test_interleaved_batches_with_stale_caches_store_every_fact_once(file_ledger
             assert report.counts["rejected"] == 0, report.rejected
 
         assert conflicts.count > 0, "the interleaving never handed an instance a stale order"
-        a.catch_up()
+        a.upkeep.catch_up()
         assert all(n == 1 for n in facts(a).values()), "a fact was stored twice"
         assert _answers(a) == expected
         assert _answers(b) == expected
@@ -123,7 +123,7 @@ def test_interleaved_parking_across_instances_loses_nothing(file_ledger_url: str
             assert a.ingest_lines(lines(*requests[n : n + 8])).counts["rejected"] == 0
             assert b.ingest_lines(lines(*acks[n : n + 8])).counts["rejected"] == 0
 
-        a.catch_up()
+        a.upkeep.catch_up()
         with a.db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM parked")[0] == 0
             assert dict(tx.all("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome")) == {
@@ -161,8 +161,8 @@ def test_two_threads_sending_the_same_session_store_it_once(file_ledger_url: str
         assert not any(t.is_alive() for t in threads)
         assert errors == []
 
-        a.catch_up()
-        b.catch_up()
+        a.upkeep.catch_up()
+        b.upkeep.catch_up()
         assert _answers(a) == expected
         assert a.views.stats.applied + b.views.stats.applied == event_count(a)
         assert_views_equal_fold(a)

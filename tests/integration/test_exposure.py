@@ -36,20 +36,20 @@ def test_spot_perp_inverse_and_options_on_one_underlying_are_netted_per_account(
     # Given the desk (tests/support/exposure.py: positions, open orders, marks)
     desk(ledger)
     # When exposure is read by account and underlying (the default), and across accounts
-    per_account = [exact(row.to_json()) for row in ledger.exposure()]
-    across = [exact(row.to_json()) for row in ledger.exposure(by="underlying")]
+    per_account = [exact(row.to_json()) for row in ledger.risk_controls.exposure()]
+    across = [exact(row.to_json()) for row in ledger.risk_controls.exposure(by="underlying")]
     # Then each figure is the hand-worked one: alpha long 3 BTC, beta short 0.53125 BTC, ...
     assert per_account == expected(BY_ACCOUNT)
     # And across accounts BTC nets to 3 − 0.53125 = 2.46875, the undefined ETH-USDT apart
     assert across[0] == expected([BTC_ACROSS_ACCOUNTS])[0]
     assert (across[1]["underlying"], across[1]["unmapped"]) == ("ETH-USDT", ("spot-a:ETH-USDT",))
     # And the typed request answers the same rows
-    assert ledger.handle(Exposure(("account", "underlying"))) == ledger.exposure()
+    assert ledger.handle(Exposure(("account", "underlying"))) == ledger.risk_controls.exposure()
 
 
 def test_by_venue_splits_the_underlying_by_where_it_is_held(ledger: OrderLedger) -> None:
     desk(ledger)
-    rows = {(r.venue, r.underlying): r for r in ledger.exposure(by=("venue", "underlying"))}
+    rows = {(r.venue, r.underlying): r for r in ledger.risk_controls.exposure(by=("venue", "underlying"))}
     # perp-b: −3 × 0.5 = −1.5 BTC; inv-d: 620 × 100 / 64000 = 0.96875 BTC
     assert rows[("perp-b", "BTC")].net_units == D("-1.5")
     assert rows[("inv-d", "BTC")].net_units == D("0.96875")
@@ -60,9 +60,9 @@ def test_a_mark_given_values_instead_of_the_recorded_one(ledger: OrderLedger) ->
     desk(ledger)
     # Given BTCUSD marked at 62000 instead of 64000: beta's inverse long is 620 × 100 / 62000 = 1
     # BTC, worth 62000 USD whatever the mark (an inverse contract is worth its face)
-    beta = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTCUSD": D("62000")})}[
-        ("beta", "BTC")
-    ]
+    beta = {
+        (r.account, r.underlying): r for r in ledger.risk_controls.exposure(marks={"BTCUSD": D("62000")})
+    }[("beta", "BTC")]
     # net −1.5 + 1 = −0.5; the open sell of 1280 at its limit 64000 is still −2 BTC
     assert (beta.net_units, beta.net_value["USD"], beta.worst_short_units) == (
         D("-0.5"),
@@ -71,12 +71,12 @@ def test_a_mark_given_values_instead_of_the_recorded_one(ledger: OrderLedger) ->
     )
     # And a mark for an option's underlying values the option: alpha's call at BTC 60000 is
     # 1 × 60000, so alpha's BTC is 2 × 62000 + 60000 = 184000 USDT
-    rows = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTC": D("60000")})}
+    rows = {(r.account, r.underlying): r for r in ledger.risk_controls.exposure(marks={"BTC": D("60000")})}
     alpha = rows[("alpha", "BTC")]
     assert alpha.net_value == {"USDT": D("184000")}
     # And a mark for an instrument nothing holds is refused in one line
     with pytest.raises(InvalidInputError, match="mark SOL: no position or open order in that instrument"):
-        ledger.exposure(marks={"SOL": D("1")})
+        ledger.risk_controls.exposure(marks={"SOL": D("1")})
 
 
 def test_the_pre_trade_check_reads_exposure_with_a_hypothetical_order(ledger: OrderLedger) -> None:
@@ -111,7 +111,7 @@ def test_ccxt_markets_map_a_swap_and_its_spot_to_one_underlying(ledger: OrderLed
                           "base": "BTC", "quote": "USDT", "settle": "USDT", "contractSize": 0.01},
         "BTC/USDT": {"symbol": "BTC/USDT", "type": "spot", "spot": True, "base": "BTC", "quote": "USDT"},
     }  # fmt: skip
-    assert ledger.load_ccxt_markets(markets, venue="okx").counts["applied"] == 2
+    assert ledger.venues.load_ccxt_markets(markets, venue="okx").counts["applied"] == 2
     # And a short of 150 swap contracts and a long of 1 BTC spot
     for cid, instrument, side, qty in (("s", "BTC/USDT:USDT", "sell", "150"), ("b", "BTC/USDT", "buy", "1")):
         ledger.record({"type": "request", "client_order_id": cid, "account": "a", "venue": "okx",
@@ -121,7 +121,7 @@ def test_ccxt_markets_map_a_swap_and_its_spot_to_one_underlying(ledger: OrderLed
                        "price": "60000", "ts": "2026-11-20T10:00:01Z"})  # fmt: skip
     # Then both are BTC: 1 − 150 × 0.01 = −0.5 BTC, worth 60000 − 90000 = −30000 USDT at the
     # instruments' given marks
-    (row,) = ledger.exposure(marks={"BTC/USDT:USDT": D("60000"), "BTC/USDT": D("60000")})
+    (row,) = ledger.risk_controls.exposure(marks={"BTC/USDT:USDT": D("60000"), "BTC/USDT": D("60000")})
     assert (row.underlying, row.net_units, row.net_value) == ("BTC", D("-0.5"), {"USDT": D("-30000")})
     assert row.instruments == ("okx:BTC/USDT", "okx:BTC/USDT:USDT") and row.unmapped == ()
 
@@ -130,11 +130,11 @@ def test_a_grouping_without_the_underlying_is_refused_in_one_line(ledger: OrderL
     desk(ledger)
     before = ledger.log_position()
     with pytest.raises(InvalidInputError, match="`by`: exposure is per underlying; include underlying"):
-        ledger.exposure(by="account")
+        ledger.risk_controls.exposure(by="account")
     with pytest.raises(InvalidInputError, match="`by`: 'desk' is not one of account, venue, underlying"):
-        ledger.exposure(by="desk,underlying")
+        ledger.risk_controls.exposure(by="desk,underlying")
     with pytest.raises(InvalidInputError, match="exposure\\(\\): marks"):
-        ledger.exposure(marks=[1])  # type: ignore[arg-type]
+        ledger.risk_controls.exposure(marks=[1])  # type: ignore[arg-type]
     assert ledger.log_position() == before
 
 
@@ -143,7 +143,10 @@ def test_the_async_ledger_answers_the_same(ledger: OrderLedger) -> None:
 
     async def read() -> list[dict[str, object]]:
         async with AsyncOrderLedger(ledger=ledger) as opened:
-            return [exact(row.to_json()) for row in await opened.exposure(by=["account", "underlying"])]
+            return [
+                exact(row.to_json())
+                for row in await opened.risk_controls.exposure(by=["account", "underlying"])
+            ]
 
     assert asyncio.run(read()) == expected(BY_ACCOUNT)
 
@@ -178,7 +181,7 @@ def test_exposure_as_of_a_past_time(make_ledger: Callable[..., OrderLedger]) -> 
     # BTC-USDT is spot BTC; 2 bought at 100 at 09:00, marked 110 at 09:30, a buy of 1 at 105
     # left open at 10:00
     spot = {"kind": "spot", "base_currency": "BTC", "quote_currency": "USDT"}
-    ledger.define_instrument(venue="x", instrument="BTC-USDT", ts=at("08:00"), **spot)
+    ledger.venues.define_instrument(venue="x", instrument="BTC-USDT", ts=at("08:00"), **spot)
     record("09:00", request("b1", "buy", "2", "100"), fill("b1", "2", "100"))
     record("09:30", mark("110"))
     record("10:00", request("b2", "buy", "1", "105"))
@@ -208,23 +211,25 @@ def test_exposure_as_of_a_past_time(make_ledger: Callable[..., OrderLedger]) -> 
 
     # Then as the ledger knew it at 10:30: 2 BTC worth 2 × 110 = 220 USDT, 1 more open to buy at
     # 105: at worst 3 BTC worth 220 + 105 = 325
-    then = figures(ledger.exposure(as_of=at("10:30")))
+    then = figures(ledger.risk_controls.exposure(as_of=at("10:30")))
     assert then == [("BTC", D(2), {"USDT": D(220)}, D(1), D(3), {"USDT": D(325)})]
     # And in venue time 10:30 the late sale done at 10:15 counts: 1 BTC worth 110, at worst 2
     # worth 110 + 105 = 215
-    venue_then = figures(ledger.exposure(as_of=at("10:30"), event_time=True))
+    venue_then = figures(ledger.risk_controls.exposure(as_of=at("10:30"), event_time=True))
     assert venue_then == [("BTC", D(1), {"USDT": D(110)}, D(1), D(2), {"USDT": D(215)})]
     # And now: 2 + 1 − 1 − 1 = 1 BTC at 130, no open order
-    assert figures(ledger.exposure()) == [("BTC", D(1), {"USDT": D(130)}, D(0), D(1), {"USDT": D(130)})]
+    assert figures(ledger.risk_controls.exposure()) == [
+        ("BTC", D(1), {"USDT": D(130)}, D(0), D(1), {"USDT": D(130)})
+    ]
     # And before anything was held there is no exposure
-    assert ledger.exposure(as_of=at("08:30")) == []
+    assert ledger.risk_controls.exposure(as_of=at("08:30")) == []
 
 
 def test_net_and_gross_in_one_currency_at_the_rates_recorded(ledger: OrderLedger) -> None:
     # Given the desk: alpha's BTC is all in USDT (186050 net and gross); beta's BTC is −93150 USDT
     # (perp-b) and 62000 USD (inv-d); and no rate of USD in USDT recorded yet
     desk(ledger)
-    alpha, _, beta = ledger.exposure(in_currency="USDT")
+    alpha, _, beta = ledger.risk_controls.exposure(in_currency="USDT")
     # Then alpha's figures are in USDT already (a rate of 1): net and gross 186050
     assert (alpha.in_currency, alpha.net_in, alpha.gross_in, alpha.unconverted) == (
         "USDT",
@@ -239,13 +244,13 @@ def test_net_and_gross_in_one_currency_at_the_rates_recorded(ledger: OrderLedger
     assert ledger.record({**rate, "ts": "2026-11-20T10:00:03Z"}).outcome.value == "applied"
     # Then beta's 62000 USD are 62000 × 0.999 = 61938 USDT: net −93150 + 61938 = −31212, gross
     # 93150 + 61938 = 155088
-    _, _, beta = ledger.exposure(in_currency="USDT")
+    _, _, beta = ledger.risk_controls.exposure(in_currency="USDT")
     assert (beta.net_in, beta.gross_in, beta.unconverted) == (D(-31212), D(155088), ())
     # And across accounts BTC is 92900 + 61938 = 154838 net, 279200 + 61938 = 341138 gross
-    btc, _ = ledger.exposure(by="underlying", in_currency="USDT")
+    btc, _ = ledger.risk_controls.exposure(by="underlying", in_currency="USDT")
     assert (btc.net_in, btc.gross_in) == (D(154838), D(341138))
     # And the other figures stay per currency, as without a currency asked
     assert btc.net_value == {"USD": D(62000), "USDT": D(92900)}
     # And a name that is not one currency is refused in one line
     with pytest.raises(InvalidInputError, match="the name of one currency"):
-        ledger.exposure(in_currency="US D")
+        ledger.risk_controls.exposure(in_currency="US D")

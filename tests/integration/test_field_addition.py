@@ -84,7 +84,7 @@ with OrderLedger(url) as ledger:
     out["past"] = [str(row.display_quantity) for row in ledger.orders(as_of=datetime.now(UTC))]
     with TestClient(create_app(LedgerService(ledger)), base_url="http://127.0.0.1") as client:
         out["http"] = [row["display_quantity"] for row in client.get("/orders").json()]
-    ledger.export_lake(work / "lake")
+    ledger.analytics.export_lake(work / "lake")
 con = duckdb.connect()
 sql = lake_orders(work / "lake")
 out["lake"] = con.execute(f"SELECT display_quantity FROM ({sql}) ORDER BY client_order_id").fetchall()

@@ -496,7 +496,7 @@ def test_group_commit_equals_one_at_a_time(backend: str, tmp_path: Path, disorde
         if disordered:  # the scrambled session exercises parking and facts decided in the past too
             assert single_report.counts["parked"] > 0
             late = "arrived after later facts of its order: applied at its place in venue time"
-            assert any(m.reason == late for m in single.iter_messages(Filter()))
+            assert any(m.reason == late for m in single.audit.iter_messages(Filter()))
             assert single_report.counts["rejected"] == 0  # nothing valid refused for arriving early
         observed = _observed(grouped)
         assert observed == _observed(single)

@@ -87,12 +87,12 @@ def test_a_repeated_definition_is_a_duplicate_and_a_changed_one_a_new_version(le
         "duplicate",
         "instrument 'BTC-USDT-SWAP' at 'okx' already has this definition (version 1)",
     )
-    every = ledger.instruments(all_versions=True)
+    every = ledger.venues.instruments(all_versions=True)
     assert [(r.version, r.definition.contract_size) for r in every] == [
         (1, Decimal("0.01")),
         (2, Decimal("0.1")),
     ]
-    [current] = ledger.instruments()
+    [current] = ledger.venues.instruments()
     assert (current.version, current.definition.contract_size, current.definition.kind) == (
         2,
         Decimal("0.1"),
@@ -220,18 +220,20 @@ def test_an_option_and_its_underlying_are_separate_positions(ledger: OrderLedger
 
 
 def test_define_instrument_from_python_and_a_bad_definition_is_one_line(ledger: OrderLedger) -> None:
-    result = ledger.define_instrument("okx", "ETH-USDT-SWAP", kind="swap", contract_size=Decimal("0.1"))
+    result = ledger.venues.define_instrument(
+        "okx", "ETH-USDT-SWAP", kind="swap", contract_size=Decimal("0.1")
+    )
     assert (result.outcome, len(result.events)) == ("applied", 1)
     assert (
-        ledger.define_instrument("okx", "ETH-USDT-SWAP", kind="swap", contract_size="0.10").outcome
+        ledger.venues.define_instrument("okx", "ETH-USDT-SWAP", kind="swap", contract_size="0.10").outcome
         == "duplicate"
     )
-    bad = ledger.define_instrument("bybit", "ETHUSD", settlement="inverse")
+    bad = ledger.venues.define_instrument("bybit", "ETHUSD", settlement="inverse")
     assert (bad.outcome, bad.reason) == (
         "rejected",
         "an inverse instrument needs settle_currency or base_currency (its P&L is in that coin)",
     )
-    assert [r.instrument for r in ledger.instruments()] == ["ETH-USDT-SWAP"]
+    assert [r.instrument for r in ledger.venues.instruments()] == ["ETH-USDT-SWAP"]
 
 
 def test_a_view_built_by_the_previous_fold_is_rebuilt_on_open(file_ledger_url: str) -> None:

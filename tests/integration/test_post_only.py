@@ -123,7 +123,7 @@ def test_a_post_only_request_shows_it_wherever_an_order_is_shown(
             ]
         assert [p.get("post_only", "absent") for p in stored] == [True, False, "absent"]
         # The lake's orders
-        ledger.export_lake(tmp_path / "lake")
+        ledger.analytics.export_lake(tmp_path / "lake")
     con = duckdb.connect()
     try:
         sql = lake_orders(tmp_path / "lake")

@@ -71,9 +71,9 @@ class Follower:
         follower.views._read = recording_read  # type: ignore[method-assign]
         try:
             while not self.stop.is_set():
-                follower.catch_up()
+                follower.upkeep.catch_up()
                 self.stop.wait(0.02)
-            follower.catch_up()
+            follower.upkeep.catch_up()
         except BaseException as error:  # reported by the test
             self.errors.append(error)
         finally:
@@ -106,7 +106,7 @@ def _run_writers(url: str, files: list[Path]) -> None:
 
 
 def _assert_views_match_fold(ledger: OrderLedger) -> None:
-    ledger.catch_up()
+    ledger.upkeep.catch_up()
     events = _log(ledger)
     orders = fold(PROJECTIONS[0](), events)["orders_view"].rows  # type: ignore[arg-type]
     assert {o["client_order_id"]: o for o in list_orders(ledger.db)} == {
@@ -129,7 +129,7 @@ def test_same_session_from_four_processes_is_stored_once(file_ledger_url: str, t
 
     assert _facts(shared) == _facts(reference)
     assert follower.seen == list(range(1, sum(_facts(reference).values()) + 1))
-    shared.catch_up()
+    shared.upkeep.catch_up()
     assert list_orders(shared.db) == list_orders(reference.db)
     assert list_trades(shared.db) == list_trades(reference.db)
     assert list_positions(shared.db) == list_positions(reference.db)
@@ -182,7 +182,7 @@ def test_facts_split_across_processes_are_parked_then_applied(file_ledger_url: s
         _run_writers(file_ledger_url, files)
     assert not follower.errors
 
-    shared.catch_up()
+    shared.upkeep.catch_up()
     with shared.db.read() as tx:
         assert tx.one("SELECT COUNT(*) FROM parked")[0] == 0
         outcomes = dict(tx.all("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome"))

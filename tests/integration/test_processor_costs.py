@@ -243,4 +243,4 @@ def test_a_writer_holds_its_parked_lines_as_stored_and_releases_each_with_its_me
     assert len(index) == 0
     trades = {t.trade_id: (t.quantity, t.price) for t in ledger.trades(limit=100)}
     assert trades == {f"t-{n}": (Decimal(n + 1), Decimal(f"10{n}.5")) for n in range(40)}
-    assert ledger.messages(parked=True) == []
+    assert ledger.audit.messages(parked=True) == []

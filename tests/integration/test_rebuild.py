@@ -55,9 +55,9 @@ def small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
 def _session(ledger: Any) -> None:
     """Two simulated sessions (busts and corrections among their fills) around an instrument
     definition that changes between them, so positions value fills under two definitions."""
-    ledger.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.01"))
+    ledger.venues.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.01"))
     first = ledger.ingest_lines(lines(*simulate(21, 40, tag="a")))
-    ledger.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.1"))
+    ledger.venues.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.1"))
     second = ledger.ingest_lines(lines(*simulate(22, 30, tag="b")))
     assert first.counts["rejected"] == second.counts["rejected"] == 0
 
@@ -149,7 +149,7 @@ def test_jobs_below_one_are_refused_and_memory_ledgers_fold_in_one_process() -> 
 
 def test_trusted_decoding_builds_the_events_validation_builds(tmp_path: Path) -> None:
     with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        ledger.define_instrument("venueB", "SOL/USD", kind="spot", contract_size=Decimal("1"))
+        ledger.venues.define_instrument("venueB", "SOL/USD", kind="spot", contract_size=Decimal("1"))
         ledger.ingest_lines(lines(*simulate(13, 40)))
         with ledger.db.read() as tx:
             rows = tx.all("SELECT originator_id, originator_version, topic, state FROM events")
@@ -440,7 +440,7 @@ def test_a_one_process_rebuild_checks_the_file_beside_its_fold_and_writes_only_a
     monkeypatch.setattr(views_storage, "make_tables", created)
     with opened(url) as ledger:
         # When every view is rebuilt in one process
-        ledger.rebuild()
+        ledger.upkeep.rebuild()
         # Then the check ran in its own thread while the fold read, and nothing was written
         # before its verdict; the rows are the same
         assert steps[:2] == ["read", "check in orderledger-check"]

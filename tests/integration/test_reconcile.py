@@ -119,7 +119,7 @@ def test_a_fill_the_ledger_lacks_is_booked_with_source_reconciliation(ledger: Or
     assert kinds(found) == ["missing_fill"]
     order = ledger.order("c1")
     assert order.filled_quantity == Decimal(3)
-    fill = next(e for e in ledger.order_events("c1") if e.type_name() == "OrderFilled")
+    fill = next(e for e in ledger.audit.order_events("c1") if e.type_name() == "OrderFilled")
     assert isinstance(fill, OrderFilled)
     assert fill.source == "reconciliation" and fill.trade_id == "t1"
 
@@ -244,7 +244,7 @@ def test_an_order_absent_at_the_venue_is_closed_after_the_grace_window(ledger: O
     assert kinds(found) == ["absent_at_venue", "absent_within_grace"]
     assert ledger.order("old").status.value == "canceled"
     assert ledger.order("recent").status.value == "requested"
-    canceled = ledger.order_events("old")[-1]
+    canceled = ledger.audit.order_events("old")[-1]
     assert canceled.type_name() == "OrderCanceled" and canceled.source == "reconciliation"
 
 
@@ -265,7 +265,7 @@ def test_an_order_first_heard_of_after_the_snapshot_was_read_is_not_judged_by_it
     given(ledger, request("after"), ack("after", "V2"))
 
     # when the view, which lists neither, is reconciled with known_at,
-    found = ledger.reconcile(snapshot(open_orders=[]), apply=True, known_at=known_at)
+    found = ledger.venues.reconcile(snapshot(open_orders=[]), apply=True, known_at=known_at)
 
     # then only "before" is absent and closed; "after" is left open, unreported.
     assert [(d.kind, d.client_order_id) for d in found.differences] == [("absent_at_venue", "before")]
@@ -296,7 +296,7 @@ def test_an_unknown_venue_order_becomes_an_external_order_once(ledger: OrderLedg
     assert again == []
     order = ledger.order("ext-venueA-V9")
     assert order.external and order.venue_order_ids == ["V9"] and order.filled_quantity == Decimal(1)
-    assert ledger.order_events("ext-venueA-V9")[0].source == "reconciliation"
+    assert ledger.audit.order_events("ext-venueA-V9")[0].source == "reconciliation"
 
 
 @pytest.mark.parametrize(
@@ -448,7 +448,7 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
     order = ledger.order("c1")
     assert order.filled_quantity == Decimal(4)
     assert sorted(t for t, f in order.fills.items() if not f.busted) == ["real-1", "real-2"]
-    types = [e.type_name() for e in ledger.order_events("c1")]
+    types = [e.type_name() for e in ledger.audit.order_events("c1")]
     assert types[-5:] == ["FillCorrected", "OrderFilled", "FillBusted", "OrderFilled", "OrderRestated"]
     # The inferred fill at the snapshot's 10:05 busted, nothing happened after 10:00: the order
     # is restated as last changed at 10:00, as when the trades arrive before the snapshot.

@@ -48,7 +48,7 @@ def test_a_withdrawn_closure_leaves_the_order_as_its_other_facts_make_it(ledger:
     ]
     # and the views folded again from the log say the same
     books = all_books(ledger)
-    ledger.rebuild()
+    ledger.upkeep.rebuild()
     assert all_books(ledger) == books
 
 

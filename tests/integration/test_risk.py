@@ -44,25 +44,29 @@ def test_limits_are_facts_answerable_as_of_any_time(make_ledger: Callable[..., O
     now = [MORNING]
     desk = make_ledger(clock=lambda: now[0])
     now[0] = at("08:00")
-    desk.set_limit("account", "main", "max_position", "5", set_by="alice", reason="desk rule", ts=at("08:00"))
+    desk.risk_controls.set_limit(
+        "account", "main", "max_position", "5", set_by="alice", reason="desk rule", ts=at("08:00")
+    )
     now[0] = at("10:00")
-    desk.set_limit("account", "main", "max_position", "8", set_by="bob", ts=at("10:00"))
+    desk.risk_controls.set_limit("account", "main", "max_position", "8", set_by="bob", ts=at("10:00"))
     # (recorded at 10:00 and dated 09:00 by its sender: in force from when the ledger knew it)
-    desk.set_limit("instrument", "BTC-USDT", "max_order_notional", "1000", set_by="alice", ts=at("09:00"))
+    desk.risk_controls.set_limit(
+        "instrument", "BTC-USDT", "max_order_notional", "1000", set_by="alice", ts=at("09:00")
+    )
     now[0] = at("11:00")
-    desk.clear_limit("account", "main", "max_position", set_by="carol", ts=at("11:00"))
+    desk.risk_controls.clear_limit("account", "main", "max_position", set_by="carol", ts=at("11:00"))
     now[0] = NOW
-    assert desk.limits(as_of=at("09:30")) == desk.limits(as_of=at("08:30"))
+    assert desk.risk_controls.limits(as_of=at("09:30")) == desk.risk_controls.limits(as_of=at("08:30"))
     # Then each moment has its own limits, with who set them
-    assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("08:30"))] == [
+    assert [(r.kind, r.value, r.set_by) for r in desk.risk_controls.limits(as_of=at("08:30"))] == [
         ("max_position", Decimal(5), "alice")
     ]
-    assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("10:30"))] == [
+    assert [(r.kind, r.value, r.set_by) for r in desk.risk_controls.limits(as_of=at("10:30"))] == [
         ("max_position", Decimal(8), "bob"),
         ("max_order_notional", Decimal(1000), "alice"),
     ]
-    assert [(r.scope, r.kind) for r in desk.limits()] == [("instrument", "max_order_notional")]
-    assert desk.limits(as_of=at("07:59")) == []
+    assert [(r.scope, r.kind) for r in desk.risk_controls.limits()] == [("instrument", "max_order_notional")]
+    assert desk.risk_controls.limits(as_of=at("07:59")) == []
     # And the same line again is a duplicate; another value at the same instant a clear error
     again = desk.record(
         {
@@ -93,12 +97,12 @@ def test_limits_are_facts_answerable_as_of_any_time(make_ledger: Callable[..., O
 
 def test_bad_limits_are_refused_in_one_line(desk: OrderLedger) -> None:
     with pytest.raises(InvalidInputError, match="a max_orders limit needs interval"):
-        desk.set_limit("account", "main", "max_orders", "3", set_by="alice")
+        desk.risk_controls.set_limit("account", "main", "max_orders", "3", set_by="alice")
     with pytest.raises(InvalidInputError, match="a max_daily_loss limit's scope must be one of account"):
-        desk.set_limit("tag", "strategy=mm", "max_daily_loss", "3", set_by="alice")
+        desk.risk_controls.set_limit("tag", "strategy=mm", "max_daily_loss", "3", set_by="alice")
     with pytest.raises(InvalidInputError, match=re.escape("state must be one of active|reduce_only|halted")):
-        desk.set_trading_state("paused", set_by="alice")
-    assert desk.limits() == [] and desk.trading_states() == []
+        desk.risk_controls.set_trading_state("paused", set_by="alice")
+    assert desk.risk_controls.limits() == [] and desk.risk_controls.trading_states() == []
 
 
 def test_every_limit_the_order_would_breach_is_given(desk: OrderLedger) -> None:
@@ -107,9 +111,9 @@ def test_every_limit_the_order_would_breach_is_given(desk: OrderLedger) -> None:
     desk.record(
         {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "110", "ts": "2025-03-03T09:30:00Z"}
     )
-    desk.set_limit("instrument", "BTC-USDT", "max_position", "4", set_by="alice", ts=MORNING)
-    desk.set_limit("account", "main", "max_gross_exposure", "500", set_by="alice", ts=MORNING)
-    desk.set_limit("account", "main", "max_order_notional", "300", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "4", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_gross_exposure", "500", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_order_notional", "300", set_by="alice", ts=MORNING)
     # When an order to buy 3 more at 105 is checked
     result = desk.check(spec("buy", "3", "105"))
     # Then all three limits it passes are given, with the figures it would make:
@@ -139,7 +143,9 @@ def test_every_limit_the_order_would_breach_is_given(desk: OrderLedger) -> None:
 
 def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLedger) -> None:
     # Given a perpetual whose contract is 0.01 BTC, marked at 50,000, and an order notional limit
-    desk.define_instrument(venue="x", instrument="BTC-PERP", kind="swap", contract_size="0.01", ts=MORNING)
+    desk.venues.define_instrument(
+        venue="x", instrument="BTC-PERP", kind="swap", contract_size="0.01", ts=MORNING
+    )
     desk.record(
         {
             "type": "mark",
@@ -149,7 +155,9 @@ def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLe
             "ts": "2025-03-03T09:00:00Z",
         }
     )
-    desk.set_limit("instrument", "BTC-PERP", "max_order_notional", "1000", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "instrument", "BTC-PERP", "max_order_notional", "1000", set_by="alice", ts=MORNING
+    )
     # Then a market order for 3 contracts is 3 × 0.01 × 50,000 = 1,500 > 1,000
     result = desk.check(spec("buy", "3", None, instrument="BTC-PERP"))
     assert [b.figure for b in result.breaches] == [Decimal(1500)]
@@ -160,10 +168,10 @@ def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLe
 def test_an_underlying_limit_nets_spot_and_perpetual_across_accounts(desk: OrderLedger) -> None:
     # Given BTC spot (base BTC) and a BTC perpetual of 0.5 BTC a contract (underlying BTC), both
     # quoted in USDT and marked at 100
-    desk.define_instrument(
+    desk.venues.define_instrument(
         venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
     )
-    desk.define_instrument(
+    desk.venues.define_instrument(
         venue="x",
         instrument="BTC-PERP",
         kind="swap",
@@ -187,8 +195,10 @@ def test_an_underlying_limit_nets_spot_and_perpetual_across_accounts(desk: Order
     desk.record({**request, "account": "hedge", "ts": at("09:01").isoformat()})
     fill = {"type": "fill", "client_order_id": "p1", "trade_id": "t-p1", "quantity": "4", "price": "100"}
     desk.record({**fill, "ts": at("09:01").isoformat()})
-    desk.set_limit("underlying", "BTC", "max_position", "2", set_by="alice", ts=at("09:02"))
-    desk.set_limit("underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("09:02"))
+    desk.risk_controls.set_limit("underlying", "BTC", "max_position", "2", set_by="alice", ts=at("09:02"))
+    desk.risk_controls.set_limit(
+        "underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("09:02")
+    )
     # Then buying 1 more BTC spot makes 1 + 1 = 2 BTC, worth 2 × 100 = 200: at both limits, allowed
     assert desk.check(spec("buy", "1", "100")).allowed
     # And 2 perpetual contracts more (2 × 0.5 = 1 BTC) from hedge: 2 BTC as well, allowed
@@ -215,8 +225,10 @@ def test_an_undefined_instrument_is_its_own_underlying_for_the_check_as_for_expo
 ) -> None:
     # Given 2 BTC-USDT bought with no definition of it: exposure maps it to itself (unmapped)
     filled(desk, "u1", "buy", "2", "100", "09:00")
-    assert [r.underlying for r in desk.exposure(by=("underlying",))] == ["BTC-USDT"]
-    desk.set_limit("underlying", "BTC-USDT", "max_position", "2", set_by="alice", ts=at("09:01"))
+    assert [r.underlying for r in desk.risk_controls.exposure(by=("underlying",))] == ["BTC-USDT"]
+    desk.risk_controls.set_limit(
+        "underlying", "BTC-USDT", "max_position", "2", set_by="alice", ts=at("09:01")
+    )
     # Then buying 1 more makes 2 + 1 = 3 > 2 of that underlying: denied, as the standing
     # figure (2) says of the same limit
     denied = desk.check(spec("buy", "1", "100"))
@@ -226,7 +238,9 @@ def test_an_undefined_instrument_is_its_own_underlying_for_the_check_as_for_expo
 
 def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
     # Given an order notional limit on an instrument nobody marked, and a market order
-    desk.set_limit("account", "main", "max_order_notional", "10", set_by="alice", ts=at("09:00"))
+    desk.risk_controls.set_limit(
+        "account", "main", "max_order_notional", "10", set_by="alice", ts=at("09:00")
+    )
     assert "no price to value the order" in desk.check(spec("buy", "1", None)).reasons[0]
 
 
@@ -236,7 +250,9 @@ def test_max_orders_counts_the_orders_the_ledger_recorded_within_the_interval(
     # Given the ledger's clock, and at most 2 orders of strategy=mm per 60 s
     now = [MORNING]
     desk = make_ledger(clock=lambda: now[0])
-    desk.set_limit("tag", "strategy=mm", "max_orders", "2", interval=60, set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "tag", "strategy=mm", "max_orders", "2", interval=60, set_by="alice", ts=MORNING
+    )
     # When mm orders are recorded at 11:58:59 and 11:59:30 by the ledger's clock, their senders
     # dating them 2099 and 2020 (a client's ts counts for nothing here)
     for cid, recorded, ts in (
@@ -262,7 +278,9 @@ def test_orders_dated_by_their_senders_in_2020_or_2099_are_counted(
 ) -> None:
     # Given at most 3 orders an hour on account main, and the ledger's clock at 12:00
     desk = make_ledger(clock=lambda: NOW)
-    desk.set_limit("account", "main", "max_orders", "3", interval=3600, set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "account", "main", "max_orders", "3", interval=3600, set_by="alice", ts=MORNING
+    )
     # When 15 requests are recorded, dated 2020 and 2099 by their senders in turn
     dates = ["2020-06-01T00:00:00Z", "2099-06-01T00:00:00Z"]
     results = [
@@ -275,14 +293,14 @@ def test_orders_dated_by_their_senders_in_2020_or_2099_are_counted(
 
 
 def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> None:
-    desk.set_limit("account", "main", "max_order_notional", "50", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_order_notional", "50", set_by="alice", ts=MORNING)
     sent = []
     denial = "max_order_notional 50 on account main: would be 100"
     with pytest.raises(OrderDeniedError, match=denial), desk.placing(spec(client_order_id="c-denied")):
         sent.append("sent")
     # Then the body never ran, no order exists, and the request is in the journal as denied
     assert sent == [] and list(desk.orders()) == []
-    [message] = [m for m in desk.messages() if m.client_order_id == "c-denied"]
+    [message] = [m for m in desk.audit.messages() if m.client_order_id == "c-denied"]
     assert message.outcome == "denied" and "would be 100" in str(message.reason)
     # And the check cannot be left out: only an override lets the order through, journaled
     # with who and why and the breach it passed
@@ -292,7 +310,7 @@ def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> No
     with desk.placing(spec(client_order_id="c-overridden"), override=override) as placement:
         placement.accepted("v-2")
     assert [o.client_order_id for o in desk.orders()] == ["c-overridden"]
-    message, _accepted = [m for m in desk.messages() if m.client_order_id == "c-overridden"]
+    message, _accepted = [m for m in desk.audit.messages() if m.client_order_id == "c-overridden"]
     assert message.outcome == "applied"
     assert message.reason == (
         "risk override by carol (hedge) of: max_order_notional 50 on account main: would be 100"
@@ -302,7 +320,7 @@ def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> No
 def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
     # Given 3 BTC held, and the account set to reduce-only
     filled(desk, "b1", "buy", "3", "100", "09:00")
-    desk.set_trading_state(
+    desk.risk_controls.set_trading_state(
         "reduce_only", account="main", set_by="alice", reason="risk review", ts=at("10:00")
     )
     # Then a sale of 2 (3 → 1) is allowed, a purchase (3 → 4) and a sale of 4 (3 → −1) are not
@@ -313,28 +331,30 @@ def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
     assert not desk.check(spec("sell", "4")).allowed
     # And a global halt makes every account halted, whatever its own state; resuming the global
     # state returns each account to its own
-    desk.set_trading_state("halted", set_by="ops", reason="venue incident", ts=at("11:00"))
+    desk.risk_controls.set_trading_state("halted", set_by="ops", reason="venue incident", ts=at("11:00"))
     assert desk.check(spec("sell", "1")).reasons == ["trading is halted (set by ops: venue incident)"]
     # And the states say so: main's own reduce-only stands, the halt of every account is in force
     # on it (halted is stricter than reduce_only), and comes from the global state
     assert [
-        (s.account, s.state, s.effective_state, s.effective_from, s.shown) for s in desk.trading_states()
+        (s.account, s.state, s.effective_state, s.effective_from, s.shown)
+        for s in desk.risk_controls.trading_states()
     ] == [
         ("", "halted", "halted", "global", "halted"),
         ("main", "reduce_only", "halted", "global", "halted (global); own reduce_only"),
     ]
-    desk.set_trading_state("active", set_by="ops", ts=at("11:30"))
+    desk.risk_controls.set_trading_state("active", set_by="ops", ts=at("11:30"))
     assert desk.check(spec("sell", "1")).allowed and not desk.check(spec("buy", "1")).allowed
     assert [
-        (s.account, s.state, s.set_by, s.effective_state, s.effective_from) for s in desk.trading_states()
+        (s.account, s.state, s.set_by, s.effective_state, s.effective_from)
+        for s in desk.risk_controls.trading_states()
     ] == [
         ("", "active", "ops", "active", "global"),
         ("main", "reduce_only", "alice", "reduce_only", "account"),
     ]
     # And a global reduce-only over main's own reduce-only: as strict, so main's own is in force
     # (it stays when the global is resumed)
-    desk.set_trading_state("reduce_only", set_by="ops", ts=at("11:45"))
-    [_, main] = desk.trading_states()
+    desk.risk_controls.set_trading_state("reduce_only", set_by="ops", ts=at("11:45"))
+    [_, main] = desk.risk_controls.trading_states()
     assert (main.effective_state, main.effective_from, main.shown) == (
         "reduce_only",
         "account",
@@ -346,7 +366,7 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_stops_ad
     desk: OrderLedger,
 ) -> None:
     # Given at most 50 USDT of loss a day, 10 BTC bought at 100 at 09:00, and a mark of 97 at 11:00
-    desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     desk.record(
         {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "97", "ts": "2025-03-03T11:00:00Z"}
@@ -360,7 +380,7 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_stops_ad
     result = desk.check(spec())
     assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_daily_loss", Decimal(61))]
     # And the rule set the account reduce-only, as a fact signed with its name
-    [state] = desk.trading_states()
+    [state] = desk.risk_controls.trading_states()
     assert (state.account, state.state, state.set_by, state.ts_event) == (
         "main",
         "reduce_only",
@@ -368,7 +388,7 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_stops_ad
         NOW,
     )
     assert result.state == "reduce_only"
-    assert desk.trading_states(as_of=at("11:59")) == []
+    assert desk.risk_controls.trading_states(as_of=at("11:59")) == []
 
 
 def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lock(
@@ -376,7 +396,7 @@ def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lo
 ) -> None:
     # Given at most 50 USDT of loss a day, and 10 BTC bought at 100 and sold at 94: a loss of 60
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as desk:
-        desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+        desk.risk_controls.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
         filled(desk, "b1", "buy", "10", "100", "09:00")
         filled(desk, "s1", "sell", "10", "94", "10:00")
         # When an order is placed, its check (made under the log lock) records the state too
@@ -384,8 +404,8 @@ def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lo
             pytest.fail("an order past the daily loss was sent")
     # Then another ledger opened on the database finds the denied request and the state
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as again:
-        assert [m.client_order_id for m in again.messages(outcome="denied")] == ["c-1"]
-        assert [(s.account, s.state, s.set_by) for s in again.trading_states()] == [
+        assert [m.client_order_id for m in again.audit.messages(outcome="denied")] == ["c-1"]
+        assert [(s.account, s.state, s.set_by) for s in again.risk_controls.trading_states()] == [
             ("main", "reduce_only", "max_daily_loss")
         ]
 
@@ -393,7 +413,7 @@ def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lo
 def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(desk: OrderLedger) -> None:
     # Given at most 40 USDT of drawdown a day, 10 BTC bought at 100 at 09:00 (not marked yet: the
     # day's P&L at 09:00 is unknown and left out of the high), a mark of 106 at 10:00 and 102 at 11:00
-    desk.set_limit("account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "106", "10:00")
     mark(desk, "102", "11:00")
@@ -406,7 +426,7 @@ def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(de
     filled(desk, "s1", "sell", "5", "101", "11:30", fee="2", fee_currency="USDT")
     # Then the day realized (101 − 100) × 5 = 5, paid 2, and holds 5 at 102: (102 − 100) × 5 = 10,
     # a P&L of 5 − 2 + 10 = 13 (the day's P&L as pnl_daily gives it) and a drawdown of 60 − 13 = 47
-    [day] = [r for r in desk.pnl_daily() if r.day == "2025-03-03"]
+    [day] = [r for r in desk.analytics.pnl_daily() if r.day == "2025-03-03"]
     assert day.realized_pnl_net is not None and day.unrealized_pnl is not None
     assert day.realized_pnl_net + day.unrealized_pnl == Decimal(13)
     result = desk.check(spec())
@@ -414,7 +434,9 @@ def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(de
     assert result.reasons[-1] == "max_drawdown 40 on account main: would be 47"
     # And the limit's response (reduce-only, by default) was set by the fill's commit
     assert result.state == "reduce_only"
-    assert [(s.state, s.set_by) for s in desk.trading_states()] == [("reduce_only", "max_drawdown")]
+    assert [(s.state, s.set_by) for s in desk.risk_controls.trading_states()] == [
+        ("reduce_only", "max_drawdown")
+    ]
     # When a mark of 110 at 10:30 arrives late, it is folded in venue time: the high becomes
     # (110 − 100) × 10 = 100 at 10:30, and the drawdown 100 − 13 = 87
     mark(desk, "110", "10:30")
@@ -425,7 +447,7 @@ def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(de
 def test_the_drawdown_starts_from_the_days_opening_and_counts_cash_flows(desk: OrderLedger) -> None:
     # Given 2 BTC bought at 100 the day before, marked at 90 then: the day opens at
     # (90 − 100) × 2 = −20 (what pnl_daily gives a day with no fill but the position held)
-    desk.set_limit("account", "main", "max_drawdown", "15", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_drawdown", "15", set_by="alice", ts=MORNING)
     yesterday = {"type": "request", "client_order_id": "b0", **spec("buy", "2"), "ts": "2025-03-02T09:00:00Z"}
     desk.record(yesterday)
     desk.record({"type": "fill", "client_order_id": "b0", "trade_id": "t-b0", "quantity": "2",
@@ -453,9 +475,9 @@ def test_a_check_reads_each_view_once_however_many_limits_ask(
     # Given position and gross exposure limits on the underlying BTC and on the account, and
     # 2 BTC spot held, marked at 110
     for scope, target in (("underlying", "BTC"), ("account", "main")):
-        desk.set_limit(scope, target, "max_position", "5", set_by="alice", ts=MORNING)
-        desk.set_limit(scope, target, "max_gross_exposure", "1000", set_by="alice", ts=MORNING)
-    desk.define_instrument(
+        desk.risk_controls.set_limit(scope, target, "max_position", "5", set_by="alice", ts=MORNING)
+        desk.risk_controls.set_limit(scope, target, "max_gross_exposure", "1000", set_by="alice", ts=MORNING)
+    desk.venues.define_instrument(
         venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
     )
     filled(desk, "b1", "buy", "2", "100", "09:00")
@@ -495,7 +517,7 @@ import sys
 from datetime import datetime, UTC
 from orderledger import OrderLedger
 ledger = OrderLedger(sys.argv[1])
-ledger.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
+ledger.risk_controls.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
 print("halted", flush=True)
 sys.stdin.read()  # blocks: the parent kills the process here
 """
@@ -531,7 +553,9 @@ def test_a_halt_survives_a_kill_9_and_a_restart(file_ledger_url: str) -> None:
 
 def test_concurrent_placements_never_pass_a_count_limit(desk: OrderLedger) -> None:
     # Given at most 3 orders a minute, and 8 threads placing at once
-    desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING
+    )
     sent: list[str] = []
     denied: list[str] = []
 
@@ -564,7 +588,9 @@ def test_check_never_allows_an_order_past_a_position_limit_whatever_the_order_of
     # Given fills recorded in any order (their venue times fixed), and at most 6 BTC either way
     limit = 6
     with OrderLedger("memory://", clock=lambda: NOW) as ledger:
-        ledger.set_limit("instrument", "BTC-USDT", "max_position", str(limit), set_by="alice", ts=MORNING)
+        ledger.risk_controls.set_limit(
+            "instrument", "BTC-USDT", "max_position", str(limit), set_by="alice", ts=MORNING
+        )
         numbered = list(enumerate(fills))
         shuffle.shuffle(numbered)
         for n, (side, quantity) in numbered:
@@ -613,9 +639,9 @@ def test_check_never_allows_an_order_past_its_limit_whatever_the_interleaving_of
         pytest.MonkeyPatch.context() as monkeypatch,
     ):
         if kind == "max_orders":
-            one.set_limit("account", "main", kind, "1", interval=60, set_by="alice", ts=MORNING)
+            one.risk_controls.set_limit("account", "main", kind, "1", interval=60, set_by="alice", ts=MORNING)
         else:
-            one.set_limit("account", "main", kind, "4", set_by="alice", ts=MORNING)
+            one.risk_controls.set_limit("account", "main", kind, "4", set_by="alice", ts=MORNING)
         placed: list[int] = []
         threads: list[threading.Thread] = []
         moved = threading.Event()  # the other writer finished, or reached the lock it waits on
@@ -665,7 +691,7 @@ def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
     # Given a halted account
     async def main() -> list[str]:
         async with AsyncOrderLedger(file_ledger_url) as ledger:
-            ledger.ledger.set_trading_state("halted", account="main", set_by="alice")
+            ledger.ledger.risk_controls.set_trading_state("halted", account="main", set_by="alice")
             # Then an async placement is denied and its body never runs
             with pytest.raises(OrderDeniedError, match="trading is halted"):
                 async with ledger.placing(spec()):

@@ -30,7 +30,7 @@ NOTIONAL = "max_order_notional 250 on account main: would be 300"
 def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
     # Given orders of at most 250 on account main, set by alice at 08:00
     ledger = make_ledger(clock=lambda: NOW)
-    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+    ledger.risk_controls.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
     return ledger
 
 
@@ -54,7 +54,7 @@ def test_a_denial_is_a_fact_citing_the_limit_event_it_applied(desk: OrderLedger)
     # Then it is denied and never an order, and the denial is a fact of the chain
     assert (result.outcome, result.reason) == (Outcome.DENIED, NOTIONAL)
     assert list(desk.orders()) == []
-    [denial] = desk.denials()
+    [denial] = desk.risk_controls.denials()
     assert (denial.action, denial.client_order_id, denial.account, denial.ts) == (
         "denied",
         "c-1",
@@ -76,19 +76,21 @@ def test_a_denial_is_a_fact_citing_the_limit_event_it_applied(desk: OrderLedger)
     ]
     # And the log holds it after the limit, in the denied line's commit; verify agrees
     assert [e.type for e in desk.events()] == ["LimitSet", "BreachRecorded"]
-    assert desk.verify().ok
+    assert desk.audit.verify().ok
 
 
 def test_a_halt_denial_cites_the_trading_state_and_an_override_says_who_and_why(desk: OrderLedger) -> None:
     # Given the account halted by bob
-    desk.set_trading_state("halted", account="main", set_by="bob", reason="flash crash", ts=MORNING)
+    desk.risk_controls.set_trading_state(
+        "halted", account="main", set_by="bob", reason="flash crash", ts=MORNING
+    )
     # When an order of 1 at 100 (100 ≤ 250: only the halt refuses it) is sent, then sent again
     # with rita's override
     assert desk.record(request("c-1", "1")).outcome is Outcome.DENIED
     override = {"by": "rita", "reason": "hedge the desk"}
     assert desk.record(request("c-2", "1", override=override)).outcome is Outcome.APPLIED
     # Then the denial cites the state's event, and the override is a fact with who and why
-    denied, overridden = desk.denials()
+    denied, overridden = desk.risk_controls.denials()
     halt = "trading is halted (set by bob: flash crash)"
     assert denied.action == "denied" and denied.breaches == [
         {
@@ -110,10 +112,13 @@ def test_a_halt_denial_cites_the_trading_state_and_an_override_says_who_and_why(
     )
     assert [o.client_order_id for o in desk.orders()] == ["c-2"]
     # And the filters: by the limit's name, the account, and the time recorded
-    assert [d.client_order_id for d in desk.denials(limit="trading_state")] == ["c-1", "c-2"]
-    assert desk.denials(limit="max_position") == [] and desk.denials(account="other") == []
-    assert desk.denials(since=datetime(2025, 3, 3, 12, 0, 1, tzinfo=UTC)) == []
-    assert [d.client_order_id for d in desk.denials(last=1)] == ["c-2"]
+    assert [d.client_order_id for d in desk.risk_controls.denials(limit="trading_state")] == ["c-1", "c-2"]
+    assert (
+        desk.risk_controls.denials(limit="max_position") == []
+        and desk.risk_controls.denials(account="other") == []
+    )
+    assert desk.risk_controls.denials(since=datetime(2025, 3, 3, 12, 0, 1, tzinfo=UTC)) == []
+    assert [d.client_order_id for d in desk.risk_controls.denials(last=1)] == ["c-2"]
 
 
 def test_a_venue_order_that_breaches_is_recorded_flagged_and_counted(desk: OrderLedger) -> None:
@@ -125,15 +130,15 @@ def test_a_venue_order_that_breaches_is_recorded_flagged_and_counted(desk: Order
     assert (report.counts["applied"], report.counts.get("denied"), report.flagged) == (1, None, 1)
     assert (again.counts["duplicate"], again.flagged) == (1, 0)
     assert desk.order("v-1").anomalies == ["limit_breach"]
-    [flag] = desk.denials()
+    [flag] = desk.risk_controls.denials()
     assert (flag.action, flag.client_order_id, flag.limits) == ("flagged", "v-1", ["max_order_notional"])
     assert flag.breaches[0]["figure"] == "300" and flag.breaches[0]["cites"] == LIMIT_EVENT
-    assert desk.verify().ok
+    assert desk.audit.verify().ok
 
 
 def test_venue_orders_in_one_ingest_are_each_judged_after_the_ones_before(desk: OrderLedger) -> None:
     # Given at most 4 BTC-USDT held on main (the worst case counts the open orders)
-    desk.set_limit("account", "main", "max_position", "4", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_position", "4", set_by="alice", ts=MORNING)
     # When the venue reports, in one ingest, two orders of 1 at 100 then one of 2.5 (2.5 × 100 =
     # 250: within the notional limit)
     lines = [request(f"v-{n}", quantity, external=True) for n, quantity in ((1, "1"), (2, "1"), (3, "2.5"))]
@@ -141,7 +146,7 @@ def test_venue_orders_in_one_ingest_are_each_judged_after_the_ones_before(desk: 
     # Then all three are recorded; only the third is flagged: 1 + 1 + 2.5 = 4.5 > 4, each judged
     # with the ones before it recorded (1 ≤ 4, 1 + 1 = 2 ≤ 4)
     assert (report.counts["applied"], report.flagged) == (3, 1)
-    [flag] = desk.denials()
+    [flag] = desk.risk_controls.denials()
     assert (flag.client_order_id, flag.limits, flag.breaches[0]["figure"]) == ("v-3", ["max_position"], "4.5")
 
 
@@ -153,10 +158,10 @@ def test_a_venue_order_within_the_limits_or_without_any_is_not_flagged(
     report = ledger.ingest_lines([orjson.dumps(request("v-1", external=True))])
     assert (report.counts["applied"], report.flagged) == (1, 0)
     # With a limit of 250, an order of 2 × 100 = 200 is within it
-    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+    ledger.risk_controls.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
     report = ledger.ingest_lines([orjson.dumps(request("v-2", "2", external=True))])
     assert (report.counts["applied"], report.flagged) == (1, 0)
-    assert ledger.denials() == [] and ledger.order("v-2").anomalies == []
+    assert ledger.risk_controls.denials() == [] and ledger.order("v-2").anomalies == []
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
@@ -167,7 +172,9 @@ def test_verify_finds_a_denial_altered_in_the_store(store: str, tmp_path: Path, 
         else request.getfixturevalue("postgres_url")
     )
     with OrderLedger(url, clock=lambda: NOW) as ledger:
-        ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+        ledger.risk_controls.set_limit(
+            "account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING
+        )
         assert ledger.record(_order("c-1")).outcome is Outcome.DENIED
     assert orderledger("verify", db=url).code == 0
     # When someone lowers the figure the denial recorded (300 → 200) in the store
@@ -193,9 +200,11 @@ def test_the_asyncio_iterator_says_each_breach_and_when(file_ledger_url: str) ->
         async with AsyncOrderLedger(file_ledger_url, clock=lambda: NOW) as ledger:
             # Given a position limit of 1 on main, a request of ours denied before the watch, and
             # beta halted (the watch's first event)
-            await ledger.set_limit("account", "main", "max_position", "1", set_by="alice", ts=MORNING)
+            await ledger.risk_controls.set_limit(
+                "account", "main", "max_position", "1", set_by="alice", ts=MORNING
+            )
             await ledger.record(request("c-0"))
-            await ledger.set_trading_state("halted", account="beta", set_by="ops", ts=MORNING)
+            await ledger.risk_controls.set_trading_state("halted", account="beta", set_by="ops", ts=MORNING)
             flagged: list[DenialRow] = []
             events = ledger.risk_events(poll_seconds=0.05)
             async with contextlib.aclosing(events):
@@ -229,5 +238,5 @@ def test_an_override_sent_again_records_its_breach_once(desk: OrderLedger) -> No
     again = desk.record(request("c-1", override=override))
     # Then it is one order with one breach fact; the duplicate records nothing, and verify agrees
     assert (first.outcome, again.outcome) == (Outcome.APPLIED, Outcome.DUPLICATE)
-    assert [(d.action, d.client_order_id) for d in desk.denials()] == [("overridden", "c-1")]
-    assert desk.verify().ok
+    assert [(d.action, d.client_order_id) for d in desk.risk_controls.denials()] == [("overridden", "c-1")]
+    assert desk.audit.verify().ok

@@ -37,7 +37,9 @@ def request(cid: str, quantity: str = "1", **more: Any) -> dict[str, Any]:
 
 def test_record_and_ingest_deny_a_request_of_ours_on_a_halted_account(desk: OrderLedger) -> None:
     # Given the account halted by alice
-    desk.set_trading_state("halted", account="main", set_by="alice", reason="flash crash", ts=MORNING)
+    desk.risk_controls.set_trading_state(
+        "halted", account="main", set_by="alice", reason="flash crash", ts=MORNING
+    )
     # When a request of ours is recorded, and another ingested as a line
     recorded = desk.record(request("c-1"))
     report = desk.ingest_lines([orjson.dumps(request("c-2"))])
@@ -46,12 +48,14 @@ def test_record_and_ingest_deny_a_request_of_ours_on_a_halted_account(desk: Orde
     assert recorded.breaches == [{"reason": HALT}]
     assert report.counts["denied"] == 1 and report.counts["applied"] == 0
     assert list(desk.orders()) == []
-    assert [m.client_order_id for m in desk.messages(outcome="denied")] == ["c-1", "c-2"]
+    assert [m.client_order_id for m in desk.audit.messages(outcome="denied")] == ["c-1", "c-2"]
 
 
 def test_what_a_venue_reports_is_recorded_whatever_the_state(desk: OrderLedger) -> None:
     # Given the account halted
-    desk.set_trading_state("halted", account="main", set_by="alice", reason="flash crash", ts=MORNING)
+    desk.risk_controls.set_trading_state(
+        "halted", account="main", set_by="alice", reason="flash crash", ts=MORNING
+    )
     # When the venue reports an order placed elsewhere (an external order), and reconciliation's
     # kind of input (a format other than the ledger's own) brings one too
     external = desk.record(request("v-1", external=True, venue_order_id="9"))
@@ -62,7 +66,9 @@ def test_what_a_venue_reports_is_recorded_whatever_the_state(desk: OrderLedger) 
 
 def test_an_ingest_of_many_requests_is_judged_one_by_one(desk: OrderLedger) -> None:
     # Given at most 3 orders a minute on account main
-    desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING
+    )
     # When 5 requests of ours arrive in one ingest (one batch), with a mark between them
     mark = {
         "type": "mark",
@@ -77,17 +83,19 @@ def test_an_ingest_of_many_requests_is_judged_one_by_one(desk: OrderLedger) -> N
     # judged after the ones before it were recorded; the mark is recorded in its place
     assert (report.counts["applied"], report.counts["denied"]) == (4, 2)
     assert [o.client_order_id for o in desk.orders()] == ["c-1", "c-2", "c-3"]
-    assert [m.client_order_id for m in desk.messages(outcome="denied")] == ["c-4", "c-5"]
-    [reason] = {m.reason for m in desk.messages(outcome="denied")}
+    assert [m.client_order_id for m in desk.audit.messages(outcome="denied")] == ["c-4", "c-5"]
+    [reason] = {m.reason for m in desk.audit.messages(outcome="denied")}
     assert reason == "max_orders 3 per 60s on account main: would be 4"
 
 
 def test_a_strict_ingest_of_many_requests_under_limits_is_refused_whole(desk: OrderLedger) -> None:
-    desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit(
+        "account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING
+    )
     lines = [orjson.dumps(request(f"c-{n}")) for n in range(1, 3)]
     with pytest.raises(ValueError, match="cannot be all or nothing"):
         desk.ingest_lines(lines, strict=True)
-    assert list(desk.orders()) == [] and list(desk.messages(outcome="denied")) == []
+    assert list(desk.orders()) == [] and list(desk.audit.messages(outcome="denied")) == []
     # One request alone is judged and recorded
     assert desk.ingest_lines(lines[:1], strict=True).counts["applied"] == 1
 
@@ -97,7 +105,7 @@ def test_without_limits_or_states_a_batch_of_requests_is_one_commit(desk: OrderL
     report = desk.ingest_lines([orjson.dumps(request(f"c-{n}")) for n in range(1, 6)])
     assert report.counts["applied"] == 5
     # Then the five were journaled together: one commit (one received_at)
-    assert len({m.received_at for m in desk.messages()}) == 1
+    assert len({m.received_at for m in desk.audit.messages()}) == 1
 
 
 def _placer(url: str, moment: datetime, worker: int, start: Any, answers: Any) -> None:
@@ -116,7 +124,9 @@ def test_four_processes_placing_two_orders_each_record_exactly_the_limit(store: 
     with empty_database(store, tmp_path, "ledger.db") as url:
         # Given at most 3 orders a minute on account main
         with OrderLedger(url, clock=lambda: MORNING) as desk:
-            desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+            desk.risk_controls.set_limit(
+                "account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING
+            )
         forked = multiprocessing.get_context("fork")
         for round_ in range(6):
             # When 4 processes each place 2 orders at once, at a ledger time 2 minutes after the
@@ -156,14 +166,16 @@ def test_no_request_of_ours_passes_what_a_limit_or_state_forbids(steps: list[tup
     # their senders in the past, the future or now), halts, resumptions and the clock moving on
     now = [NOW]
     with OrderLedger("memory://", clock=lambda: now[0]) as desk:
-        desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+        desk.risk_controls.set_limit(
+            "account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING
+        )
         halted, changed = False, None
         recorded: list[tuple[datetime, bool]] = []  # each applied request: when, and whether halted then
         for n, (kind, value) in enumerate(steps):
             if kind == "advance":
                 now[0] = now[0] + timedelta(seconds=value)
             elif kind == "state" and changed != now[0]:  # one state per instant
-                desk.set_trading_state(value, account="main", set_by="alice")
+                desk.risk_controls.set_trading_state(value, account="main", set_by="alice")
                 halted, changed = value == "halted", now[0]
             elif kind == "request":
                 ts = now[0].isoformat() if value == "now" else value

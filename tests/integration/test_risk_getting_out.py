@@ -48,7 +48,7 @@ def net(ledger: OrderLedger) -> Decimal:
 
 
 def reduce_only(ledger: OrderLedger) -> None:
-    ledger.set_trading_state(
+    ledger.risk_controls.set_trading_state(
         "reduce_only", account="main", set_by="alice", reason="risk review", ts=at("10:00")
     )
 
@@ -124,8 +124,10 @@ def test_a_breached_gross_or_position_limit_lets_a_position_shrink(
     filled(desk, "p1", into, "2", "100", "09:00")
     mark(desk, "100", "09:30")
     # and limits set since that it is past: gross at most 150, position at most 1
-    desk.set_limit("account", "main", "max_gross_exposure", "150", set_by="alice", ts=at("10:00"))
-    desk.set_limit("account", "main", "max_position", "1", set_by="alice", ts=at("10:00"))
+    desk.risk_controls.set_limit(
+        "account", "main", "max_gross_exposure", "150", set_by="alice", ts=at("10:00")
+    )
+    desk.risk_controls.set_limit("account", "main", "max_position", "1", set_by="alice", ts=at("10:00"))
     # Then 1 back at 100 is allowed: gross on its side |200 − 100| = 100 (the other side 200),
     # not 200 + 100 = 300, and the position 2 → 1
     assert desk.check(spec(out, "1")).allowed
@@ -148,12 +150,14 @@ def test_a_breached_gross_or_position_limit_lets_a_position_shrink(
 def test_a_breached_drawdown_lets_a_position_shrink_counting_the_open_sells(desk: OrderLedger) -> None:
     # Given at most 30 of drawdown, 10 bought at 100, marks of 106 then 102: the day's P&L rose to
     # (106 − 100) × 10 = 60 and stands at (102 − 100) × 10 = 20, a drawdown of 40 > 30
-    desk.set_limit("account", "main", "max_drawdown", "30", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_drawdown", "30", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "106", "10:00")
     mark(desk, "102", "11:00")
     # Then the limit's response set the account reduce-only at the mark (docs/risk.md, "Responses")
-    assert [(s.state, s.set_by) for s in desk.trading_states()] == [("reduce_only", "max_drawdown")]
+    assert [(s.state, s.set_by) for s in desk.risk_controls.trading_states()] == [
+        ("reduce_only", "max_drawdown")
+    ]
 
     def limits(order: dict[str, Any]) -> list[str]:
         return [b.reason for b in desk.check(order).breaches if b.limit]
@@ -171,13 +175,13 @@ def test_a_breached_drawdown_lets_a_position_shrink_counting_the_open_sells(desk
 
 def test_a_breached_daily_loss_lets_a_position_close_and_sets_reduce_only(desk: OrderLedger) -> None:
     # Given at most 50 lost a day, 10 bought at 100 and marked at 94: a loss of (100 − 94) × 10 = 60
-    desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "94", "11:00")
     # Then the limit's response set the account reduce-only at the mark, before any check
     cited = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z)"
     cited += ": is 60"
-    assert [(s.account, s.state, s.set_by, s.reason) for s in desk.trading_states()] == [
+    assert [(s.account, s.state, s.set_by, s.reason) for s in desk.risk_controls.trading_states()] == [
         ("main", "reduce_only", "max_daily_loss", cited)
     ]
     # And selling the 10 is allowed, while buying 1 is denied by the state and the limit
@@ -228,9 +232,9 @@ def test_an_order_that_reduces_is_never_denied_by_position_gross_or_loss_limits(
             ledger.record({**request, "ts": at("11:00").isoformat()})
         for scope, target in (("account", "main"), ("instrument", "BTC-USDT")):
             for kind in ("max_position", "max_gross_exposure"):
-                ledger.set_limit(scope, target, kind, "0", set_by="alice", ts=MORNING)
+                ledger.risk_controls.set_limit(scope, target, kind, "0", set_by="alice", ts=MORNING)
         for kind in ("max_daily_loss", "max_drawdown"):
-            ledger.set_limit("account", "main", kind, "0", set_by="alice", ts=MORNING)
+            ledger.risk_controls.set_limit("account", "main", kind, "0", set_by="alice", ts=MORNING)
         # When an order is checked: it reduces when it is against the position and, with the
         # open orders on its side, takes it no further than flat
         side, quantity = order
@@ -279,12 +283,14 @@ def test_reduce_only_never_allows_more_than_the_position_in_reducing_orders(
 def test_an_underlying_limit_lets_its_net_units_shrink(desk: OrderLedger) -> None:
     # Given BTC spot (base BTC, USDT) long 3 at 100, marked at 100: 3 BTC worth 300 USDT, and an
     # underlying gross limit of 250 set since
-    desk.define_instrument(
+    desk.venues.define_instrument(
         venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
     )
     filled(desk, "b1", "buy", "3", "100", "09:00")
     mark(desk, "100", "09:30")
-    desk.set_limit("underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("10:00"))
+    desk.risk_controls.set_limit(
+        "underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("10:00")
+    )
     # Then selling 2 at 350 is allowed: it reduces the 3 BTC (2 ≤ 3), though its side would be
     # worth 300 − 2 × 350 = −400 USDT
     assert desk.check(spec("sell", "2", "350")).allowed

@@ -1,4 +1,4 @@
-"""Limits replayed over the log (``ledger.risk_replay``, docs/risk.md), on every backend.
+"""Limits replayed over the log (``ledger.risk_controls.risk_replay``, docs/risk.md), on every backend.
 
 Each session is recorded with the ledger's clock set to each message's own time, so that the
 recorded time the replay judges at is the time written beside each line. Every position, P&L and
@@ -60,9 +60,9 @@ def test_an_order_past_its_notional_is_denied_and_its_fills_leave_the_path(
     # Given buys of 2 at 100 (200) and 2 at 120 (240), a sale of 1 at 130, marks 120 then 90 on
     # the next day, and a buy of 1 at 95 (95), with their acks and fills
     session(desk, clock, SESSION)
-    head, journal = desk.log_position(), len(list(desk.iter_messages(Filter())))
+    head, journal = desk.log_position(), len(list(desk.audit.iter_messages(Filter())))
     # When a limit of 200 per order on the account is replayed over the log
-    answer = desk.risk_replay(NOTIONAL_200)
+    answer = desk.risk_controls.risk_replay(NOTIONAL_200)
     # Then c2 alone is denied: 2 × 120 = 240 > 200 (c1's 200 is within: at most means equal too)
     [denied] = answer.orders
     assert (denied.client_order_id, denied.outcome, denied.account, denied.side.value) == (
@@ -83,7 +83,7 @@ def test_an_order_past_its_notional_is_denied_and_its_fills_leave_the_path(
         ("end", "main", "USDT", D(20), D(30), D(360), D(180), D(360), D(180)),
     ]
     # And the replay wrote nothing: the log and the journal are as they were
-    assert (desk.log_position(), len(list(desk.iter_messages(Filter())))) == (head, journal)
+    assert (desk.log_position(), len(list(desk.audit.iter_messages(Filter())))) == (head, journal)
     # And as JSON: one document, the orders and the path
     shown = answer.to_json()
     assert shown["orders"][0]["breaches"][0]["figure"] == "240"
@@ -97,7 +97,7 @@ def test_an_order_past_its_notional_is_denied_and_its_fills_leave_the_path(
 def test_since_folds_what_came_before_unjudged(desk: OrderLedger, clock: Clock) -> None:
     # Given the session, replayed from 10:30 on the first day: c2 (10:00) is folded as recorded
     session(desk, clock, SESSION)
-    answer = desk.risk_replay(NOTIONAL_200, since=datetime(2025, 3, 3, 10, 30, tzinfo=UTC))
+    answer = desk.risk_controls.risk_replay(NOTIONAL_200, since=datetime(2025, 3, 3, 10, 30, tzinfo=UTC))
     # Then nothing after it passes 200 (c3: 130, c5: 95): nothing denied, the path as recorded
     assert answer.orders == ()
     assert path_of(answer) == [
@@ -105,7 +105,7 @@ def test_since_folds_what_came_before_unjudged(desk: OrderLedger, clock: Clock) 
         ("end", "main", "USDT", D(20), D(20), D(360), D(360), D(360), D(360)),
     ]
     # And from 10:00 on, c2 is judged and denied again
-    again = desk.risk_replay(NOTIONAL_200, since=datetime(2025, 3, 3, 10, tzinfo=UTC))
+    again = desk.risk_controls.risk_replay(NOTIONAL_200, since=datetime(2025, 3, 3, 10, tzinfo=UTC))
     assert [row.client_order_id for row in again.orders] == ["c2"]
 
 
@@ -122,7 +122,7 @@ def test_a_position_limit_denies_the_order_past_it_and_allows_the_reducing_sale(
     limits = (
         '{"scope":"account","target":"main","kind":"max_position","value":"1","ts":"2025-03-03T10:00:00Z"}\n'
     )
-    answer = desk.risk_replay(limits)
+    answer = desk.risk_controls.risk_replay(limits)
     # Then c1 is not judged by it (it came before the limit), c2 is denied (2 + 1 = 3 > 1), and
     # the sale is allowed: 2 − 1 = 1, and it leaves the position no larger than the 2 held
     [denied] = answer.orders
@@ -137,7 +137,7 @@ def test_a_window_of_orders_counts_the_orders_not_denied(desk: OrderLedger, cloc
     session(desk, clock, [order(f"c{n}", "buy", "1", "100", at(3, t)) for n, t in enumerate(times, 1)])
     # When at most 2 orders a minute are replayed
     limits = [{"scope": "account", "target": "main", "kind": "max_orders", "value": "2", "interval": 60}]
-    answer = desk.risk_replay(limits)
+    answer = desk.risk_controls.risk_replay(limits)
     # Then the third is denied (c1, c2 and itself: 3 > 2); the fourth counts c2 (after 09:00:10)
     # and itself, not c3, which was never placed: 2, allowed
     [denied] = answer.orders
@@ -151,7 +151,7 @@ def test_an_external_order_is_flagged_never_denied(desk: OrderLedger, clock: Clo
     external = order("e1", "buy", "3", "100", at(3, "09:00:00"), external=True)
     session(desk, clock, [external, fill("e1", "3", "100", at(3, "09:00:01"))])
     # When a limit of 200 per order is replayed
-    answer = desk.risk_replay(NOTIONAL_200)
+    answer = desk.risk_controls.risk_replay(NOTIONAL_200)
     # Then it is flagged, 300 > 200, and stays in the path: 3 × 100 both ways
     [flagged] = answer.orders
     assert (flagged.client_order_id, flagged.outcome, [b.figure for b in flagged.breaches]) == (
@@ -180,7 +180,7 @@ def test_bad_limits_are_one_line_errors_that_change_nothing(
     session(desk, clock, SESSION[:3])
     head = desk.log_position()
     with pytest.raises(InvalidInputError) as raised:
-        desk.risk_replay(limits)
+        desk.risk_controls.risk_replay(limits)
     assert str(raised.value).startswith(error) and "\n" not in str(raised.value)
     assert desk.log_position() == head
 
@@ -218,8 +218,8 @@ def test_limits_that_cannot_bind_deny_nothing_and_the_path_is_the_books(
     kinds = ("max_position", "max_gross_exposure", "max_order_notional", "max_orders")
     loose = [{"scope": "account", "target": "main", "kind": kind, "value": "1000000000",
               **({"interval": 60} if kind == "max_orders" else {})} for kind in kinds]  # fmt: skip
-    answer = ledger.risk_replay(loose)
-    assert ledger.risk_replay([]) == answer
+    answer = ledger.risk_controls.risk_replay(loose)
+    assert ledger.risk_controls.risk_replay([]) == answer
     # Then nothing is denied, and at the end the replayed path is the recorded one, which is the
     # positions view: realized P&L, and each position's notional at its mark, signed and not
     assert answer.orders == ()
@@ -268,7 +268,7 @@ def test_an_underlying_limit_nets_spot_and_contracts_across_instruments(
         *on_perp(placed("c4", "buy", "4", "100", at(3, "12:00:00"), at(3, "12:00:01"))),
     ])  # fmt: skip
     # When at most 2.5 BTC is replayed on the underlying, netted across the two instruments
-    answer = desk.risk_replay(
+    answer = desk.risk_controls.risk_replay(
         [{"scope": "underlying", "target": "BTC", "kind": "max_position", "value": "2.5"}]
     )
     # Then c1 makes 2 BTC; c2 would make 2 + 2 × 0.5 = 3 > 2.5: denied; c3 makes 2 − 4 × 0.5 = 0
@@ -292,7 +292,7 @@ def test_a_daily_loss_halt_denies_every_later_order_for_the_rest_of_the_day(
     limits = [
         {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
     ]
-    answer = desk.risk_replay(limits)
+    answer = desk.risk_controls.risk_replay(limits)
     # The 11:00 mark makes a loss of 60 > 50 (tests/support/risk_replay.py): main is halted for
     # the rest of the day. c3 reduces (the limit lets it through) but the halt denies it; c4 adds
     # and the loss still stands at 60 (c3 left out: 20 × 95 − 1960 = −60); c5 comes after the
@@ -315,7 +315,7 @@ def test_a_daily_loss_halt_denies_every_later_order_for_the_rest_of_the_day(
 def test_a_daily_loss_reduce_only_lets_the_reducing_sale_through(desk: OrderLedger, clock: Clock) -> None:
     session(desk, clock, LOSS_DAY)
     limits = [{"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50"}]
-    answer = desk.risk_replay(limits)
+    answer = desk.risk_controls.risk_replay(limits)
     # Reduce-only (the default response): c3's sale of 5 against 20 reduces and is kept: it realizes
     # 5 × (95 − 98) = −15 and leaves 15 at 98 (15 × 95 − 1470 = −45: the loss is still 60). c4 would
     # make 15 + 1 = 16; c5 too, after the recovery (−15 + 15 × 100 − 1470 = +15: no loss by the limit)
@@ -342,7 +342,7 @@ def test_a_drawdown_halt_lasts_until_the_drawdown_is_back_within_it(desk: OrderL
     limits = [
         {"scope": "account", "target": "main", "kind": "max_drawdown", "value": "40", "response": "halt"}
     ]
-    answer = desk.risk_replay(limits)
+    answer = desk.risk_controls.risk_replay(limits)
     # At 11:00 the drawdown is 60 − 10 = 50 > 40: halted, so c2's sale (which reduces) is denied;
     # at 12:00 it is 60 − 40 = 20 ≤ 40: the halt lifts, and c3's sale is kept
     drawdown = "max_drawdown 40 on account main"
@@ -362,5 +362,5 @@ def test_since_counts_the_days_loss_from_the_days_start(desk: OrderLedger, clock
         {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
     ]
     # Judged from 11:15 only, the loss of 60 the day made by 11:00 (before it) still halts main
-    answer = desk.risk_replay(limits, since=datetime(2025, 3, 3, 11, 15, tzinfo=UTC))
+    answer = desk.risk_controls.risk_replay(limits, since=datetime(2025, 3, 3, 11, 15, tzinfo=UTC))
     assert [o.client_order_id for o in answer.orders] == ["c3", "c4", "c5"]

@@ -39,7 +39,7 @@ def mark(ledger: OrderLedger, price: str, ts: str) -> None:
 
 
 def states(ledger: OrderLedger) -> list[tuple[str, str, str, str | None]]:
-    return [(s.account, s.state, s.set_by, s.reason) for s in ledger.trading_states()]
+    return [(s.account, s.state, s.set_by, s.reason) for s in ledger.risk_controls.trading_states()]
 
 
 @pytest.fixture
@@ -49,17 +49,17 @@ def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
 
 def test_a_fill_past_the_daily_loss_sets_reduce_only_at_once_citing_the_limit(desk: OrderLedger) -> None:
     # Given at most 50 USDT of loss a day (the log's first event: position 1), 10 BTC bought at 100
-    desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+    desk.risk_controls.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     # Then nothing is set: the position has no mark, so the day's loss is not known
-    assert desk.trading_states() == []
+    assert desk.risk_controls.trading_states() == []
     # When the 10 are sold at 94: realized (94 − 100) × 10 = −60, a loss of 60 > 50
     filled(desk, "s1", "sell", "10", "94", "10:00")
     # Then, without any check, the account is reduce-only, set by the limit's kind, citing it
     reason = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z)"
     reason += ": is 60"
     assert states(desk) == [("main", "reduce_only", "max_daily_loss", reason)]
-    [row] = desk.trading_states()
+    [row] = desk.risk_controls.trading_states()
     assert row.ts_event == NOW
     # When another buy and sale lose 2 more while the account is still past its limit
     filled(desk, "b2", "buy", "1", "100", "10:30")
@@ -72,8 +72,10 @@ def test_a_fill_past_the_daily_loss_sets_reduce_only_at_once_citing_the_limit(de
 
 def test_a_limit_whose_response_is_halt_halts(desk: OrderLedger) -> None:
     # Given at most 50 USDT of loss a day, answered by a halt
-    desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING, response="halt")
-    [limit] = desk.limits()
+    desk.risk_controls.set_limit(
+        "account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING, response="halt"
+    )
+    [limit] = desk.risk_controls.limits()
     assert limit.response == "halt" and limit.to_json()["response"] == "halt"
     # When 10 bought at 100 are sold at 95 with a fee of 1: −50 − 1 = a loss of 51 > 50
     filled(desk, "b1", "buy", "10", "100", "09:00")
@@ -88,21 +90,23 @@ def test_a_response_is_refused_on_other_kinds_of_limit(desk: OrderLedger) -> Non
     with pytest.raises(
         InvalidInputError, match="only a max_daily_loss or max_drawdown limit being set takes"
     ):
-        desk.set_limit("account", "main", "max_position", "5", set_by="alice", response="halt")
+        desk.risk_controls.set_limit("account", "main", "max_position", "5", set_by="alice", response="halt")
     with pytest.raises(InvalidInputError, match=r"response must be one of reduce_only\|halt"):
-        desk.set_limit("account", "main", "max_drawdown", "5", set_by="alice", response="stop")
-    assert desk.limits() == []
+        desk.risk_controls.set_limit("account", "main", "max_drawdown", "5", set_by="alice", response="stop")
+    assert desk.risk_controls.limits() == []
 
 
 def test_a_mark_past_the_drawdown_sets_the_response(desk: OrderLedger) -> None:
     # Given at most 40 USDT of drawdown a day, answered by a halt, 10 BTC bought at 100 at 09:00
-    desk.set_limit("account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING, response="halt")
+    desk.risk_controls.set_limit(
+        "account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING, response="halt"
+    )
     filled(desk, "b1", "buy", "10", "100", "09:00")
     # When marks of 106 (P&L (106 − 100) × 10 = 60, the high) and 102 (20: drawdown 40) arrive
     mark(desk, "106", "10:00")
     mark(desk, "102", "11:00")
     # Then 40 is at the limit, not past it: nothing is set
-    assert desk.trading_states() == []
+    assert desk.risk_controls.trading_states() == []
     # When a mark of 101.5 arrives: P&L 15, a drawdown of 60 − 15 = 45 > 40
     mark(desk, "101.5", "11:30")
     [(account, state, by, reason)] = states(desk)
@@ -115,21 +119,25 @@ def test_a_cooldown_lifts_itself_at_its_end(make_ledger: Callable[..., OrderLedg
     now = [NOW]
     desk = make_ledger(clock=lambda: now[0])
     # Given the account reduce-only since 11:00, then halted at 12:00 until 12:30
-    desk.set_trading_state("reduce_only", account="main", set_by="bob", ts=at("11:00:00"))
-    desk.set_trading_state("halted", account="main", set_by="ops", until=at("12:30:00"), reason="cooldown")
-    [row] = desk.trading_states()
+    desk.risk_controls.set_trading_state("reduce_only", account="main", set_by="bob", ts=at("11:00:00"))
+    desk.risk_controls.set_trading_state(
+        "halted", account="main", set_by="ops", until=at("12:30:00"), reason="cooldown"
+    )
+    [row] = desk.risk_controls.trading_states()
     assert (row.state, row.until) == ("halted", at("12:30:00"))
     assert row.to_json()["until"] == "2025-03-03T12:30:00.000000Z"
     # When the clock reaches 12:29:59.999999 the halt stands
     now[0] = at("12:30:00") - timedelta(microseconds=1)
-    assert [(s.state, s.set_by) for s in desk.trading_states()] == [("halted", "ops")]
+    assert [(s.state, s.set_by) for s in desk.risk_controls.trading_states()] == [("halted", "ops")]
     assert not desk.check({"venue": "x", "account": "main", "instrument": "BTC-USDT", "side": "buy",
                            "order_type": "limit", "quantity": "1", "price": "1"}).allowed  # fmt: skip
     # Then at 12:30 it lifts itself: the state set before it (reduce-only, by bob) applies again
     now[0] = at("12:30:00")
-    assert [(s.state, s.set_by, s.until) for s in desk.trading_states()] == [("reduce_only", "bob", None)]
+    assert [(s.state, s.set_by, s.until) for s in desk.risk_controls.trading_states()] == [
+        ("reduce_only", "bob", None)
+    ]
     # And as of a time within the cooldown it is answered as it stood
-    assert [s.state for s in desk.trading_states(as_of=at("12:10:00"))] == ["halted"]
+    assert [s.state for s in desk.risk_controls.trading_states(as_of=at("12:10:00"))] == ["halted"]
 
 
 def test_a_cooldown_with_nothing_before_it_leaves_the_account_active(
@@ -137,12 +145,12 @@ def test_a_cooldown_with_nothing_before_it_leaves_the_account_active(
 ) -> None:
     now = [NOW]
     desk = make_ledger(clock=lambda: now[0])
-    desk.set_trading_state("halted", account="main", set_by="ops", until=at("12:30:00"))
+    desk.risk_controls.set_trading_state("halted", account="main", set_by="ops", until=at("12:30:00"))
     now[0] = at("13:00:00")
-    [row] = desk.trading_states()
+    [row] = desk.risk_controls.trading_states()
     assert (row.state, row.effective_state, row.ts_event) == ("active", "active", at("12:30:00"))
     with pytest.raises(InvalidInputError, match="until must be after the state's time"):
-        desk.set_trading_state("halted", account="main", set_by="ops", until=at("12:00:00"))
+        desk.risk_controls.set_trading_state("halted", account="main", set_by="ops", until=at("12:00:00"))
 
 
 def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> None:
@@ -151,7 +159,7 @@ def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> No
     async def main() -> list[tuple[str, str, str, datetime]]:
         async with AsyncOrderLedger(file_ledger_url, clock=lambda: now[0]) as ledger:
             # Given at most 50 lost a day on main, answered by a halt, and 10 bought at 100
-            await ledger.set_limit(
+            await ledger.risk_controls.set_limit(
                 "account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING, response="halt"
             )
             await asyncio.to_thread(filled, ledger.ledger, "b1", "buy", "10", "100", "09:00")
@@ -168,7 +176,7 @@ def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> No
                         if len(seen) == 1:
                             # Then the halt is one change, at the clock's time; when beta is
                             # halted for 30 minutes and the clock passes its end
-                            await ledger.set_trading_state(
+                            await ledger.risk_controls.set_trading_state(
                                 "halted", account="beta", set_by="ops", lasting=timedelta(minutes=30)
                             )
                         elif len(seen) == 2:
@@ -190,15 +198,17 @@ def test_respond_records_what_another_process_passed(file_ledger_url: str) -> No
     # Given a writer that leaves its views to a follower (so it works out no response), recording a
     # sale at a loss of (94 − 100) × 10 = 60 past a limit of 50
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as writer:
-        writer.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+        writer.risk_controls.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     with OrderLedger(file_ledger_url, clock=lambda: NOW, project=False) as writer:
         filled(writer, "b1", "buy", "10", "100", "09:00")
         filled(writer, "s1", "sell", "10", "94", "10:00")
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as watcher:
-        watcher.catch_up()
-        assert watcher.trading_states() == []
+        watcher.upkeep.catch_up()
+        assert watcher.risk_controls.trading_states() == []
         # When a watcher (risk --watch) asks for the responses
-        assert len(watcher.respond()) == 1
+        assert len(watcher.risk_controls.respond()) == 1
         # Then the state is recorded once; asked again, nothing more
-        assert [(s.state, s.set_by) for s in watcher.trading_states()] == [("reduce_only", "max_daily_loss")]
-        assert watcher.respond() == []
+        assert [(s.state, s.set_by) for s in watcher.risk_controls.trading_states()] == [
+            ("reduce_only", "max_daily_loss")
+        ]
+        assert watcher.risk_controls.respond() == []

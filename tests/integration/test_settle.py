@@ -123,7 +123,7 @@ def _park_as_an_earlier_release_did(ledger: OrderLedger, ccxt_lib: Any) -> tuple
     report = ledger.ingest_lines([json.dumps(parsed_trade)], format="ccxt", venue="lighter", account=ACCOUNT)
     first = ledger.ingest_inbound([item])
     assert (first.counts["parked"], report.counts["parked"]) == (1, 1)
-    ids = [m.message_id for m in ledger.messages(parked=True)]
+    ids = [m.message_id for m in ledger.audit.messages(parked=True)]
     return ids[1], ids[0]
 
 
@@ -196,16 +196,16 @@ def test_the_python_api_settles_and_refuses_what_cannot_be_booked(make_ledger: A
     fill = {"type": "fill", "client_order_id": "c-9", "trade_id": "t-1", "quantity": "1", "price": "10",
             "ts": "2026-01-02T00:00:00Z"}  # fmt: skip
     assert ledger.record(fill).outcome is Outcome.PARKED
-    parked_id = ledger.messages(parked=True)[0].message_id
+    parked_id = ledger.audit.messages(parked=True)[0].message_id
     # When it is to be booked: refused, it states no order's details; nothing written
     with pytest.raises(ValueError, match="states no order's details: set it aside instead"):
-        ledger.settle(parked_id, reason="test", by="carol", book=True)
-    assert len(ledger.messages()) == 1
+        ledger.venues.settle(parked_id, reason="test", by="carol", book=True)
+    assert len(ledger.audit.messages()) == 1
     # When it is set aside instead
-    settled = ledger.settle(parked_id, reason="test fill of a dropped order", by="carol")
+    settled = ledger.venues.settle(parked_id, reason="test fill of a dropped order", by="carol")
     # Then it is settled, the settlement is the journal's next line, and nothing is parked
-    assert ledger.messages(parked=True) == []
-    assert [(m.message_id, m.outcome) for m in ledger.messages()] == [
+    assert ledger.audit.messages(parked=True) == []
+    assert [(m.message_id, m.outcome) for m in ledger.audit.messages()] == [
         (parked_id, Outcome.IGNORED),
         (settled, Outcome.APPLIED),
     ]
@@ -215,7 +215,7 @@ def test_the_python_api_settles_and_refuses_what_cannot_be_booked(make_ledger: A
              "ts": "2026-01-02T00:00:01Z"}  # fmt: skip
     ledger.record(asked)
     assert ledger.order("c-9").status is Status.REQUESTED
-    assert ledger.verify().ok
+    assert ledger.audit.verify().ok
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -256,7 +256,7 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
             account=ACCOUNT,
         )
         assert traded.counts["parked"] == 1
-        order_line, trade_line = (m.message_id for m in ledger.messages(parked=True))
+        order_line, trade_line = (m.message_id for m in ledger.audit.messages(parked=True))
     # When an operator books the order's line through the real command, then the order is
     # booked as an external order of ETH/USDC:USDC (market 0 of the map) keeping its index, its
     # parked trade applies to it, and nothing is parked any more

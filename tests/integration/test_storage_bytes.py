@@ -66,7 +66,7 @@ def test_a_position_is_its_rows_key_stored_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(session("c-1", "c-2"))
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
     assert position_indexes(path) == {table: [] for table in POSITIONS}
     with contextlib.closing(sqlite3.connect(path)) as lite:
         for table, column in POSITIONS.items():
@@ -124,14 +124,14 @@ def test_a_file_whose_positions_have_their_own_index_opens_takes_lines_and_verif
         patched.setattr(store, "schema", created_before)
         with OrderLedger(url) as ledger:
             ledger.ingest_lines(session("c-1", "c-2"))
-            assert ledger.verify(anchor=True).ok
+            assert ledger.audit.verify(anchor=True).ok
     before = position_indexes(path)
     assert all(len(names) == 1 for names in before.values()), before
     assert len(stored_objects(path, "identities")) == 2
 
     with OrderLedger(url) as ledger:
         ledger.ingest_lines(session("c-3"))
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.ok and report.events == 9
         assert [type(e.event).__name__ for e in ledger.history("c-3")] == [
             "OrderRequested",
@@ -151,8 +151,8 @@ READS: dict[str, Callable[[OrderLedger], object]] = {
     "events of an instrument": lambda ledger: ledger.events(instrument="BTC-USDT", limit=5),
     "events by recording time": lambda ledger: ledger.events(sort="recorded", limit=5),
     "events by venue time": lambda ledger: ledger.events(since=T, until=T, event_time=True, limit=5),
-    "messages by outcome": lambda ledger: ledger.messages(outcome="duplicate", limit=5),
-    "messages by time received": lambda ledger: ledger.messages(sort="received", limit=5),
+    "messages by outcome": lambda ledger: ledger.audit.messages(outcome="duplicate", limit=5),
+    "messages by time received": lambda ledger: ledger.audit.messages(sort="received", limit=5),
 }
 
 

@@ -296,10 +296,10 @@ def test_a_venue_report_completes_the_request_and_keeps_contradictions_as_anomal
     assert [r.outcome for r in journal(ledger)[2:]] == ["applied", "applied", "duplicate"]
     assert report.counts["rejected"] == 0
     assert ledger.order("c-1").time_in_force == "IOC"
-    assert [type(e) for e in ledger.order_events("c-1")][-1] is OrderDetailsAdded
+    assert [type(e) for e in ledger.audit.order_events("c-1")][-1] is OrderDetailsAdded
     c2 = ledger.order("c-2")
     assert (c2.time_in_force, c2.anomalies) == ("GTC", ["time_in_force_mismatch"])
-    anomaly = ledger.order_events("c-2")[-1]
+    anomaly = ledger.audit.order_events("c-2")[-1]
     assert isinstance(anomaly, AnomalyRecorded)
     assert (anomaly.recorded, anomaly.reported) == ("GTC", "IOC")
 
@@ -332,7 +332,7 @@ def test_a_copy_of_a_fill_that_adds_its_fee_completes_it_in_either_order(
     # 2 at 100 with a fee of 0.2 USDT whichever copy came first
     assert trades(ledger) == [("c-1", "t1", "2", "100", "0.2", "USDT")]
     assert fees(ledger) == {"BTC-USDT": {"USDT": "0.2"}}
-    events = ledger.order_events("c-1")
+    events = ledger.audit.order_events("c-1")
     if first_with_fee:
         assert len(events) == 2  # request, fill: the fee-less copy is a duplicate
     else:
@@ -355,7 +355,7 @@ def test_a_fill_whose_copies_state_different_fees_books_the_larger_and_keeps_bot
     # 0.25 > 0.2: the larger fee is booked whichever came first, and the conflict is one anomaly
     assert trades(ledger) == [("c-1", "t1", "2", "100", "0.25", "USDT")]
     assert fees(ledger) == {"BTC-USDT": {"USDT": "0.25"}}
-    anomalies = [e for e in ledger.order_events("c-1") if isinstance(e, AnomalyRecorded)]
+    anomalies = [e for e in ledger.audit.order_events("c-1") if isinstance(e, AnomalyRecorded)]
     assert len(anomalies) == 1
     assert anomalies[0].anomaly == "fee_conflict"
     assert {anomalies[0].recorded, anomalies[0].reported} == {"0.2 USDT", "0.25 USDT"}
@@ -380,7 +380,7 @@ def test_fee_completion_in_another_currency_moves_the_fee_between_currencies(led
 def test_venue_realized_pnl_is_kept_on_the_fill(ledger: OrderLedger) -> None:
     ledger.ingest_lines(lines(request("c-1"), fill("c-1", "t1", "2", venue_realized_pnl="-1.5")))
 
-    filled = ledger.order_events("c-1")[-1]
+    filled = ledger.audit.order_events("c-1")[-1]
     assert filled.venue_realized_pnl == D("-1.5")  # type: ignore[attr-defined]
 
 

@@ -83,7 +83,7 @@ def test_fills_in_any_order_through_any_writers_give_the_same_positions(
             report = (a, b, c)[writer].ingest_lines(lines(executions[n]))
             assert report.counts["applied"] == 1, report.rejected
         for ledger in (a, b, c):
-            ledger.catch_up()
+            ledger.upkeep.catch_up()
             assert _figures(ledger) == expected
         assert_views_equal_fold(a)
 
@@ -128,6 +128,6 @@ def test_a_session_split_across_three_concurrent_writers_gives_one_writers_pnl(f
             thread.join(timeout=300)
         assert not any(t.is_alive() for t in threads)
         assert errors == []
-        a.catch_up()
+        a.upkeep.catch_up()
         assert _figures(a, MARKS) == expected
         assert_views_equal_fold(a)

@@ -163,8 +163,8 @@ def test_instances_sharing_the_views_fold_every_event_exactly_once(file_ledger_u
         for index, batch in enumerate(batches):
             (lagging if index % 3 == 0 else writer).ingest_lines(batch)
             if index % 4 == 1:
-                follower.catch_up()
-        follower.catch_up()
+                follower.upkeep.catch_up()
+        follower.upkeep.catch_up()
 
         total = event_count(writer)
         assert sum(len(b) for b in batches) == len(session) and total > 0
@@ -193,8 +193,8 @@ def test_a_follower_thread_and_two_writers_fold_each_event_once(file_ledger_url:
             try:
                 # Poll as `project --follow` does; a tight loop would hog SQLite's write lock.
                 while not done.wait(0.002):
-                    follower.catch_up()
-                follower.catch_up()
+                    follower.upkeep.catch_up()
+                follower.upkeep.catch_up()
             except BaseException as error:  # reported below
                 errors.append(error)
 
@@ -240,11 +240,11 @@ def test_catch_up_after_a_restart_reads_exactly_what_the_views_missed(file_ledge
     with opened(file_ledger_url) as restarted:
         assert tracking(restarted) == dict.fromkeys(VIEW_NAMES, folded)
 
-        stats = restarted.catch_up()
+        stats = restarted.upkeep.catch_up()
 
         assert (stats.applied, stats.read_from_log, stats.handed_over) == (missed, missed, 0)
         assert_views_equal_fold(restarted)
-        again = restarted.catch_up()
+        again = restarted.upkeep.catch_up()
         assert (again.applied, again.read_from_log) == (0, 0)
 
 
@@ -458,14 +458,14 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
             with restarted.db.read() as tx:
                 assert tx.one("SELECT COUNT(*) FROM orders_view WHERE client_order_id LIKE 'new-%'")[0] == 50
                 assert tx.one("SELECT COUNT(*) FROM trades_view")[0] == 51
-            assert restarted.catch_up().read_from_log == 0
+            assert restarted.upkeep.catch_up().read_from_log == 0
 
         # A writer dies before its views are updated (here: it leaves them to others) ...
         with opened(url, project=False) as crashed:
             assert crashed.ingest_lines(new_orders("lost-")).events == 100
         # ... and the next process to start catches up on what the views missed, nothing more.
         with opened(url) as recovering:
-            stats = recovering.catch_up()
+            stats = recovering.upkeep.catch_up()
             assert (stats.applied, stats.read_from_log, stats.handed_over) == (100, 100, 0)
             assert tracking(recovering) == dict.fromkeys(VIEW_NAMES, last + 200)
             with recovering.db.read() as tx:

@@ -300,7 +300,7 @@ def test_a_bust_and_the_acceptance_that_releases_its_fill_in_another_batch() -> 
                 0,
                 ["V-5"],
             )
-            outcomes = [m.outcome.value for m in ledger.iter_messages(Filter())]
+            outcomes = [m.outcome.value for m in ledger.audit.iter_messages(Filter())]
             assert outcomes == ["applied"] * 4
             assert ledger.trades() == []
 
@@ -329,7 +329,7 @@ def test_a_writer_holds_no_line_it_parked_under_keys_the_table_answers(tmp_path:
         order = ledger.order("c-9")
         # 1 @ 100 and 1 @ 101 of 2: filled, both released.
         assert (order.status.value, order.filled_quantity) == ("filled", 2)
-        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 4
+        assert [m.outcome.value for m in ledger.audit.iter_messages(Filter())] == ["applied"] * 4
 
 
 def _shared_store(stack: contextlib.ExitStack, store: str, tmp_path: Path) -> str:
@@ -368,7 +368,7 @@ def test_a_bust_parked_by_another_writer_under_a_name_the_order_takes_later_is_r
         # 1 of 2 @ 100 booked, then busted: nothing filled, nothing left waiting.
         order = first.order("c-7")
         assert (order.status.value, order.filled_quantity) == ("accepted", 0)
-        assert [m.outcome.value for m in first.iter_messages(Filter())] == ["applied"] * 4
+        assert [m.outcome.value for m in first.audit.iter_messages(Filter())] == ["applied"] * 4
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
@@ -404,7 +404,7 @@ def test_a_message_decided_before_another_writer_created_its_order_is_decided_ag
         assert first.ingest_lines([cancel, fill]).counts["applied"] == 2
         order = first.order("c-8")
         assert (order.status.value, order.filled_quantity) == ("pending_cancel", 1)
-        assert [m.outcome.value for m in first.iter_messages(Filter())] == ["applied"] * 4
+        assert [m.outcome.value for m in first.audit.iter_messages(Filter())] == ["applied"] * 4
 
 
 def test_a_bust_before_its_fill_waits_for_it() -> None:
@@ -415,11 +415,11 @@ def test_a_bust_before_its_fill_waits_for_it() -> None:
          "ts": "2026-01-01T00:00:02Z"},
     )  # fmt: skip
     with _ingest([[request], [bust]]) as ledger:
-        parked = [m for m in ledger.iter_messages(Filter()) if m.outcome.value == "parked"]
+        parked = [m for m in ledger.audit.iter_messages(Filter()) if m.outcome.value == "parked"]
         assert [m.reason for m in parked] == ["no fill known for trade 't-1' of client_order_id 'c-1' yet"]
         ledger.ingest_lines([fill])
         assert ledger.order("c-1").status.value == "accepted"  # filled, then reopened by the bust
-        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 3
+        assert [m.outcome.value for m in ledger.audit.iter_messages(Filter())] == ["applied"] * 3
 
 
 def test_a_request_released_messages_keep_their_own_fates() -> None:
@@ -438,7 +438,7 @@ def test_a_request_released_messages_keep_their_own_fates() -> None:
         # In venue time: requested 2, amend to 3 asked, then a fill of 2 completes the order,
         # which drops the pending marker (docs/semantics.md): filled, 2 of 2.
         assert (order.status.value, order.filled_quantity, order.quantity) == ("filled", 2, 2)
-        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 3
+        assert [m.outcome.value for m in ledger.audit.iter_messages(Filter())] == ["applied"] * 3
 
 
 def test_our_request_and_an_amendment_that_renames_the_order_in_one_ingest() -> None:
@@ -483,7 +483,7 @@ def test_a_cancel_request_after_the_order_ended_is_a_fact_not_an_error(tmp_path:
     assert done.returncode == 0, done.stderr
     with OrderLedger(db) as ledger:
         assert ledger.order("c-1").status.value == "canceled"
-        late = list(ledger.iter_messages(Filter()))[-1]
+        late = list(ledger.audit.iter_messages(Filter()))[-1]
         assert (late.outcome.value, late.reason) == (
             "applied",
             "arrived after later facts of its order: applied at its place in venue time",
@@ -553,7 +553,7 @@ def test_a_fix_session_shuffled_whole_gives_the_same_books(batch: int) -> None:
     with OrderLedger("memory://") as ledger:
         for start in range(0, len(shuffled), batch):
             ledger.ingest_lines(shuffled[start : start + batch], format="fix", venue="desk1")
-        assert sum(1 for _ in ledger.iter_messages(Filter())) == len(lines)
+        assert sum(1 for _ in ledger.audit.iter_messages(Filter())) == len(lines)
         assert all_books(ledger) == in_order(lines, format="fix", venue="desk1")
 
 
@@ -589,7 +589,7 @@ def chain_books(ledger: OrderLedger) -> tuple[object, ...]:
     [order] = ledger.orders()
     trades = sorted((t["trade_id"], t["quantity"], t["price"]) for t in list_trades(ledger.db))
     shown = (order.status, order.quantity, order.filled_quantity, order.average_price)
-    outcomes = {m.outcome.value for m in ledger.messages()}
+    outcomes = {m.outcome.value for m in ledger.audit.messages()}
     return (*shown, tuple(order.venue_order_ids), order.aliases, order.created_at, trades, outcomes)
 
 

@@ -340,7 +340,9 @@ def test_fills_commute_through_the_ledger(
             assert order_view(shuffled, client_order_id)["venue_order_ids"] == [
                 venue_order_id(client_order_id)
             ]
-            assert len(shuffled.order_events(client_order_id)) == len(reference.order_events(client_order_id))
+            assert len(shuffled.audit.order_events(client_order_id)) == len(
+                reference.audit.order_events(client_order_id)
+            )
         assert ledger_trades(shuffled) == ledger_trades(reference)
         assert ledger_trades(shuffled) == {(f.client_order_id, f.trade_id, f.qty, f.px) for f in fills}
         quantity, total_pnl = position_totals(shuffled)

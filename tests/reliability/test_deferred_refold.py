@@ -36,7 +36,7 @@ def short_walks(monkeypatch: pytest.MonkeyPatch) -> None:
 def in_order(lines: list[str]) -> dict[str, object]:
     with OrderLedger("memory://") as ledger:
         ledger.ingest_lines(lines)
-        assert ledger.views_lag().settles == 0  # one commit: nothing left for later
+        assert ledger.upkeep.views_lag().settles == 0  # one commit: nothing left for later
         return all_books(ledger)
 
 
@@ -73,12 +73,12 @@ def test_a_shuffled_session_in_full_commits_is_refolded_at_the_end_to_the_same_b
         OrderLedger(url, batch_size=20) as ledger,
     ):
         ledger.ingest_lines(mixed)
-        lag = ledger.views_lag()
+        lag = ledger.upkeep.views_lag()
         assert lag.settles >= 1  # some book's re-fold was left for the end, and done
         assert lag.unsettled == 0 and lag.current
         assert all_books(ledger) == in_order(lines)
         # Every row, links between P&L entries included, as a fresh fold of the log makes it.
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.ok and not report.view_problems and report.views_unsettled == 0
 
 
@@ -89,19 +89,19 @@ def test_an_ingest_that_stops_leaves_its_books_marked_and_project_finishes_them(
         rest = committed(mixed)
         with pytest.raises(Stopped):
             ledger.ingest_lines(stopping_after(mixed, rest))
-        lag = ledger.views_lag()
+        lag = ledger.upkeep.views_lag()
         assert lag.unsettled >= 1 and not lag.current
         assert "re-folded in venue time" in lag.warning()
         # Not final, so not compared: verify says so rather than calling them damage.
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.ok and report.views_unsettled == lag.unsettled
     with OrderLedger(url) as reopened:
-        assert reopened.views_lag().unsettled == lag.unsettled  # stored, not in one process's memory
-        reopened.catch_up()
-        assert reopened.views_lag().unsettled == 0
+        assert reopened.upkeep.views_lag().unsettled == lag.unsettled  # stored, not in one process's memory
+        reopened.upkeep.catch_up()
+        assert reopened.upkeep.views_lag().unsettled == 0
         reopened.ingest_lines(mixed[rest:])
         assert all_books(reopened) == in_order(lines)
-        assert reopened.verify().ok
+        assert reopened.audit.verify().ok
 
 
 def test_the_books_left_for_the_end_are_refolded_and_written_one_at_a_time(
@@ -130,7 +130,7 @@ def test_the_books_left_for_the_end_are_refolded_and_written_one_at_a_time(
     monkeypatch.setattr(projection, "_book_since", staticmethod(counting_read))
     with OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}", batch_size=20) as ledger:
         ledger.ingest_lines(mixed)
-        assert ledger.views_lag().settles >= 1
+        assert ledger.upkeep.views_lag().settles >= 1
         assert all_books(ledger) == in_order(lines)
     assert max(len(read) for read in settles) >= 2  # several books re-folded at one end
     assert [held for read in settles for _, held in read] == [0] * sum(map(len, settles))
@@ -188,10 +188,10 @@ def test_a_writer_whose_cached_book_another_settled_reads_it_again(tmp_path: Pat
     with OrderLedger(url, batch_size=20) as a:
         with pytest.raises(Stopped):
             a.ingest_lines(stopping_after(first + second, 40))
-        assert a.views_lag().unsettled == 1
+        assert a.upkeep.views_lag().unsettled == 1
         with OrderLedger(url) as b:
-            b.catch_up()
-            assert b.views_lag().unsettled == 0
+            b.upkeep.catch_up()
+            assert b.upkeep.views_lag().unsettled == 0
         a.ingest_lines([_fill(21, 60)])
         (book,) = [p for p in a.positions() if p.instrument == "BTC-USD"]
         # 21 fills of 1 at 100, the last of them (T21) the latest in venue time.

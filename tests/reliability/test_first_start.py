@@ -47,4 +47,4 @@ def test_four_ingests_on_a_new_schema_all_succeed(tmp_path: Path, round_: int) -
             assert out.decode().startswith("1 lines: 1 applied")
         with OrderLedger(url, create=False) as ledger:
             assert sorted(o.client_order_id for o in ledger.orders()) == [f"c-{i}" for i in range(WRITERS)]
-            assert ledger.verify().ok
+            assert ledger.audit.verify().ok

@@ -137,7 +137,7 @@ def test_serve_answers_503_and_health_says_why_once_its_file_is_gone(tmp_path: P
         assert_problem(refused, 503, f"{_wording(how)} while this process had it open")
         assert_problem(client.post("/messages", json=request("c-2")), 503, "acknowledges nothing more")
         with pytest.raises(DatabaseReplacedError):
-            server.ledger.check_storage()
+            server.ledger.upkeep.check_storage()
     if how == "replaced":
         assert _messages_in(path) == 0
 

@@ -56,7 +56,7 @@ def test_the_ledgers_rule_gives_the_same_figures_for_any_arrival_order(
     seen = []
     for arrival in (fills, data.draw(st.permutations(fills), label="arrival order")):
         with OrderLedger("memory://") as ledger:
-            ledger.init_database(cost_basis=rule)
+            ledger.upkeep.init_database(cost_basis=rule)
             for message in [*requests, *arrival]:
                 assert ledger.record(message).error is None
             got = _figures(ledger)

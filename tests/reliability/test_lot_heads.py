@@ -124,16 +124,20 @@ def _of(f: Fill, by: str, parents: dict[str, str | None]) -> str | None:
 def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
     """What ``folded`` gives, read as the ledger answers it: the closed lots last (the heads
     brought up by the reads before them) or (``closed_first``) first."""
-    closed = list(ledger.lots(cost_basis=rule, closed=True)) if closed_first else []
-    lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
-    daily = ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
+    closed = list(ledger.analytics.lots(cost_basis=rule, closed=True)) if closed_first else []
+    lots, positions = list(ledger.analytics.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
+    daily = ledger.analytics.pnl_daily(cost_basis=rule), ledger.analytics.pnl_daily(cost_basis="average")
     grouped = [ledger.pnl(by=by, cost_basis=rule) for by in order_figures.BOOK_GROUPS]
     by_group = [
-        *(ledger.pnl_daily(by=by, cost_basis=basis) for by in GROUPINGS for basis in (rule, "average")),
+        *(
+            ledger.analytics.pnl_daily(by=by, cost_basis=basis)
+            for by in GROUPINGS
+            for basis in (rule, "average")
+        ),
         *(ledger.pnl(by=by, cost_basis=basis) for basis in (rule, "average") for by in GROUPINGS),
     ]
     if not closed_first:
-        closed = list(ledger.lots(cost_basis=rule, closed=True))
+        closed = list(ledger.analytics.lots(cost_basis=rule, closed=True))
     return lots, positions, *daily, grouped, by_group, closed
 
 
@@ -182,7 +186,7 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
                     m["type"] == "fill" for m in messages
                 )
         assert read(ledger, rule) == folded(ledger, rule)
-        report = ledger.verify()  # every grouping's heads, against the fold's
+        report = ledger.audit.verify()  # every grouping's heads, against the fold's
         assert report.ok, report.view_problems
 
 
@@ -220,7 +224,7 @@ def _late_fills(rule: str, drawn: list[tuple[str, int]], data: st.DataObject) ->
             assert ledger.record(message).error is None
             closed_first = data.draw(st.booleans(), label="closed lots read first")
             assert read(ledger, rule, closed_first) == folded(ledger, rule)
-        report = ledger.verify()  # the marks kept, each against the fold's at its place
+        report = ledger.audit.verify()  # the marks kept, each against the fold's at its place
         assert report.ok, report.view_problems
 
 
@@ -237,7 +241,7 @@ def test_a_ledger_keeps_its_heads_and_folds_only_what_came_after(backend: str, t
         with OrderLedger(url) as ledger:
             ledger.ingest_lines(SESSION)
             # FIFO: the sell of 2 @ 130 closes the 2 @ 100, leaving 1 @ 120 open.
-            (lot,) = ledger.lots(cost_basis="fifo")
+            (lot,) = ledger.analytics.lots(cost_basis="fifo")
             assert (lot.quantity, lot.open_price, lot.open_trade_id) == (1, 120, "t2")
             seen, rows = _stored(ledger, "fifo")
             assert seen == ledger.log_position() and rows == 1
@@ -245,7 +249,7 @@ def test_a_ledger_keeps_its_heads_and_folds_only_what_came_after(backend: str, t
             ledger.ingest_lines(LATE)
             # The log now holds, in venue time: buy 1 @ 120 (t2), buy 1 @ 90 (t4), sell 2 @ 130
             # (t3), t1 busted. FIFO closes t2 and t4: nothing open, realized (130−120) + (130−90).
-            assert list(ledger.lots(cost_basis="fifo")) == []
+            assert list(ledger.analytics.lots(cost_basis="fifo")) == []
             (position,) = ledger.positions(cost_basis="fifo")
             assert (position.quantity, position.realized_pnl) == (0, 50)
             assert read(ledger, "fifo") == folded(ledger, "fifo")
@@ -315,16 +319,16 @@ def test_verify_compares_the_stored_heads_with_a_fold_of_the_log(tmp_path: Path)
     path = tmp_path / "ledger.db"
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
-        ledger.lots(cost_basis="fifo")
-        ledger.lots(cost_basis="hifo")
-        assert ledger.verify().ok
+        ledger.analytics.lots(cost_basis="fifo")
+        ledger.analytics.lots(cost_basis="hifo")
+        assert ledger.audit.verify().ok
     # Given the FIFO head changed in the table: its one open lot, 1 @ 120, and so its cost, to 100
     with sqlite3.connect(path) as plain:
         (text,) = plain.execute("SELECT head FROM lot_heads WHERE rule = 'fifo'").fetchone()
         assert text.count('"120"') >= 1
         plain.execute("UPDATE lot_heads SET head = ? WHERE rule = 'fifo'", (text.replace('"120"', '"100"'),))
     with OrderLedger(f"sqlite:///{path}") as ledger:
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert not report.ok
         (problem,) = report.view_problems
         assert problem == (
@@ -337,13 +341,13 @@ def test_verify_compares_the_days_kept_for_the_daily_pnl_with_a_fold_of_the_log(
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
         # Average: 2 @ 100 and 1 @ 120 cost 320; the sell of 2 @ 130 realizes 260 − 2 × 320/3.
-        (day,) = ledger.pnl_daily()
+        (day,) = ledger.analytics.pnl_daily()
         assert (
             round(day.realized_pnl, 4)
             == round(Decimal(260) - Decimal(640) / Decimal(3), 4)
             == Decimal("46.6667")
         )
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
     # Given the day's realized P&L changed in the average head's stored days
     with sqlite3.connect(path) as plain:
         (text,) = plain.execute("SELECT head FROM lot_heads WHERE rule = 'average'").fetchone()
@@ -351,7 +355,7 @@ def test_verify_compares_the_days_kept_for_the_daily_pnl_with_a_fold_of_the_log(
         stored["days"][0][1]["USDT"] = "1"
         plain.execute("UPDATE lot_heads SET head = ? WHERE rule = 'average'", (json.dumps(stored),))
     with OrderLedger(f"sqlite:///{path}") as ledger:
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert not report.ok
         (problem,) = report.view_problems
         when = ts(0)[:10]
@@ -365,10 +369,10 @@ def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
         ledger.ingest_lines(SESSION)
         expected = read(ledger, "fifo")
         assert _stored(ledger, "fifo")[1] == 1
-        ledger.rebuild(["orders"])  # one view: the heads stay
+        ledger.upkeep.rebuild(["orders"])  # one view: the heads stay
         assert _stored(ledger, "fifo")[1] == 1
         assert len(_closed_rows(ledger, "fifo")) == 1
-        ledger.rebuild()
+        ledger.upkeep.rebuild()
         with ledger.db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM lot_heads_index")[0] == 0
         assert _closed_rows(ledger, "fifo") == []
@@ -396,11 +400,11 @@ def test_a_late_fill_and_a_bust_fold_the_book_again_from_its_flat_moment(
     )
     with separate_database(backend, tmp_path, "late_fill") as url, OrderLedger(url) as ledger:
         ledger.ingest_lines(first)
-        (lot,) = ledger.lots(cost_basis="lifo")
+        (lot,) = ledger.analytics.lots(cost_basis="lifo")
         assert (lot.quantity, lot.open_price) == (1, 104)
         ledger.ingest_lines(then)
         # Then the book holds 2 @ 90 (one lot) and has realized 10 before it: nothing else.
-        (lot,) = ledger.lots(cost_basis="lifo")
+        (lot,) = ledger.analytics.lots(cost_basis="lifo")
         assert (lot.quantity, lot.open_price, lot.open_trade_id) == (2, 90, "u4")
         (position,) = ledger.positions(cost_basis="lifo")
         assert (position.quantity, position.realized_pnl) == (2, 10)
@@ -426,7 +430,9 @@ def test_the_daily_pnl_by_parent_moves_an_orders_fills_to_the_parent_it_learns(
     with separate_database(backend, tmp_path, "parent_heads") as url, OrderLedger(url) as ledger:
         ledger.ingest_lines([*first, json.dumps(mark)])
         for rule in ("average", *RULES):
-            assert ledger.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(ledger.db, "parent", rule)
+            assert ledger.analytics.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(
+                ledger.db, "parent", rule
+            )
         assert _held(ledger) == (35, 0, -60)
         assert _stored(ledger, "fifo", "parent") == (ledger.log_position() - 1, 3)  # (the mark after)
         # When E's request arrives again, naming P2
@@ -434,16 +440,18 @@ def test_the_daily_pnl_by_parent_moves_an_orders_fills_to_the_parent_it_learns(
         # Then E's fill closes 1 of P2's short at 100: realized −5, short 5 (−50 at 105), and
         # (none) holds D's 2 @ 90 alone (30), under every rule, from the heads folded again
         for rule in ("average", *RULES):
-            assert ledger.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(ledger.db, "parent", rule)
+            assert ledger.analytics.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(
+                ledger.db, "parent", rule
+            )
             assert _stored(ledger, rule, "parent") == (ledger.log_position(), 3)
         assert _held(ledger) == (30, -5, -50)
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.ok, report.view_problems
 
 
 def _held(ledger: OrderLedger) -> tuple[Any, ...]:
     """(none)'s unrealized P&L, and P2's realized and unrealized (average)."""
-    rows = {r.group: r for r in ledger.pnl_daily(by="parent")}
+    rows = {r.group: r for r in ledger.analytics.pnl_daily(by="parent")}
     return rows["(none)"].unrealized_pnl, rows["P2"].realized_pnl, rows["P2"].unrealized_pnl
 
 
@@ -465,7 +473,7 @@ def test_closed_lots_are_kept_with_the_heads_and_a_second_read_folds_no_fill(
         with OrderLedger(url) as ledger:
             ledger.ingest_lines(SESSION)
             # FIFO: the sell of 2 @ 130 (t3) closes the 2 @ 100 (t1): one closed lot, realized 60.
-            (lot,) = ledger.lots(cost_basis="fifo", closed=True)
+            (lot,) = ledger.analytics.lots(cost_basis="fifo", closed=True)
             assert (lot.quantity, lot.open_trade_id, lot.close_trade_id, lot.realized_pnl) == (
                 2,
                 "t1",
@@ -478,7 +486,7 @@ def test_closed_lots_are_kept_with_the_heads_and_a_second_read_folds_no_fill(
         with monkeypatch.context() as patch, OrderLedger(url) as ledger:
             read_events = watched(patch)
             # Then a second read, in another process, reads the rows: no fill event, no fold.
-            assert list(ledger.lots(cost_basis="fifo", closed=True)) == expected
+            assert list(ledger.analytics.lots(cost_basis="fifo", closed=True)) == expected
             assert read_events == []
 
 
@@ -502,15 +510,15 @@ def test_a_book_extended_then_folded_again_in_one_read_keeps_the_closed_lots_bef
     )
     with separate_database(backend, tmp_path, "closed_refold") as url, OrderLedger(url) as ledger:
         ledger.ingest_lines(first)
-        assert list(ledger.lots(cost_basis="fifo", closed=True)) == []
+        assert list(ledger.analytics.lots(cost_basis="fifo", closed=True)) == []
         ledger.ingest_lines(then)
         # Then the book folded again from its mark keeps the lot the extension closed before it:
         # u1 closed by u2, then (short 1 @ 90 from u4) u3 closes it, then u5 opens a short.
-        rows = list(ledger.lots(cost_basis="fifo", closed=True))
+        rows = list(ledger.analytics.lots(cost_basis="fifo", closed=True))
         assert [(r.open_trade_id, r.close_trade_id) for r in rows] == [("u1", "u2"), ("u4", "u3")]
         assert rows == folded(ledger, "fifo")[-1]
         assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0, 1]
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
 
 
 @pytest.mark.parametrize("every", [256, 2])
@@ -534,7 +542,7 @@ def test_a_correction_of_an_opening_fill_makes_its_closed_lots_again(
     )
     with OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
         ledger.ingest_lines(session)
-        before = list(ledger.lots(cost_basis="fifo", closed=True))
+        before = list(ledger.analytics.lots(cost_basis="fifo", closed=True))
         assert [(r.open_trade_id, r.open_price, r.realized_pnl) for r in before] == [
             ("t0", 90, 5),
             ("t1", 100, 30),
@@ -552,7 +560,7 @@ def test_a_correction_of_an_opening_fill_makes_its_closed_lots_again(
         )
         assert ledger.ingest_lines(lines(correction)).rejected == []
         # Then its closed lot is made again from the fill as corrected; the first round's stays
-        after = list(ledger.lots(cost_basis="fifo", closed=True))
+        after = list(ledger.analytics.lots(cost_basis="fifo", closed=True))
         assert [(r.open_trade_id, r.open_price, r.realized_pnl) for r in after] == [
             ("t0", 90, 5),
             ("t1", 98, 32),
@@ -560,7 +568,7 @@ def test_a_correction_of_an_opening_fill_makes_its_closed_lots_again(
         assert after[1].fees == {"USDT": Decimal("0.1")}
         assert after == folded(ledger, "fifo")[-1]
         assert read(ledger, "fifo") == folded(ledger, "fifo")
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
 
 
 def test_a_store_without_closed_lots_is_folded_again(tmp_path: Path) -> None:
@@ -583,7 +591,7 @@ def test_a_read_only_ledger_answers_from_its_stored_closed_lots_and_what_came_si
     path = tmp_path / "ledger.db"
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
-        ledger.lots(cost_basis="fifo", closed=True)
+        ledger.analytics.lots(cost_basis="fifo", closed=True)
         stored = _stored(ledger, "fifo", "closed"), _closed_rows(ledger, "fifo")
         ledger.ingest_lines(LATE)  # (a bust and a fill before the sell: the book folded again)
         expected = folded(ledger, "fifo")
@@ -596,8 +604,8 @@ def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: P
     path = tmp_path / "ledger.db"
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
-        ledger.lots(cost_basis="fifo", closed=True)
-        assert ledger.verify().ok
+        ledger.analytics.lots(cost_basis="fifo", closed=True)
+        assert ledger.audit.verify().ok
     book = "lot heads fifo with closed lots: book acc/V/ETH-USDT"
     # Given the closed lot's closing price changed in its row, then the row deleted
     with sqlite3.connect(path) as plain:
@@ -605,14 +613,14 @@ def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: P
         assert text.count('"130"') == 1
         plain.execute("UPDATE closed_lots SET lot = ? WHERE rule = 'fifo'", (text.replace('"130"', '"131"'),))
     with OrderLedger(f"sqlite:///{path}") as ledger:
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.view_problems == [
             f"{book} has a closed lot 0 (closed by fill 't3') other than the log folds to"
         ]
     with sqlite3.connect(path) as plain:
         plain.execute("DELETE FROM closed_lots")
     with OrderLedger(f"sqlite:///{path}") as ledger:
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert report.view_problems == [f"{book} has 0 closed lots stored, the log folds to 1"]
 
 
@@ -622,17 +630,17 @@ def test_a_ledger_never_asked_for_its_closed_lots_folds_and_stores_none(tmp_path
         ledger.ingest_lines(SESSION)
         # Open lots, positions and the P&L under FIFO: heads kept, not one closed lot
         expected = folded(ledger, "fifo")
-        assert list(ledger.lots(cost_basis="fifo")) == expected[0]
+        assert list(ledger.analytics.lots(cost_basis="fifo")) == expected[0]
         assert list(ledger.positions(cost_basis="fifo")) == expected[1]
-        assert ledger.pnl_daily(cost_basis="fifo") == expected[2]
+        assert ledger.analytics.pnl_daily(cost_basis="fifo") == expected[2]
         assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
         assert _closed_rows(ledger, "fifo") == []
         # Asked for them, the account books are folded again with their closed lots, kept apart:
         # the sell of 2 @ 130 (t3) closes the 2 @ 100 (t1)
-        (lot,) = ledger.lots(cost_basis="fifo", closed=True)
+        (lot,) = ledger.analytics.lots(cost_basis="fifo", closed=True)
         assert (lot.open_trade_id, lot.close_trade_id, lot.realized_pnl) == ("t1", "t3", 60)
         assert _stored(ledger, "fifo", "closed") == (ledger.log_position(), 1)
         assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0]
         ledger.ingest_lines(LATE)
         assert read(ledger, "fifo") == folded(ledger, "fifo")
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok

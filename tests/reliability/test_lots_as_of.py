@@ -64,8 +64,10 @@ def read_then(ledger: OrderLedger, rule: str, moment: datetime, event_time: bool
     """The same, read as the ledger answers it."""
     lots, closed = [], []
     if rule != "average":
-        lots = list(ledger.lots(cost_basis=rule, as_of=moment, event_time=event_time))
-        closed = list(ledger.lots(cost_basis=rule, closed=True, as_of=moment, event_time=event_time))
+        lots = list(ledger.analytics.lots(cost_basis=rule, as_of=moment, event_time=event_time))
+        closed = list(
+            ledger.analytics.lots(cost_basis=rule, closed=True, as_of=moment, event_time=event_time)
+        )
     rows = list(ledger.positions(cost_basis=rule, as_of=moment, event_time=event_time))
     return lots, closed, rows
 
@@ -134,9 +136,9 @@ def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers
                 ledger.record(message)
                 # (the heads and their marks, and the closed lots, stored as far as the log then went)
                 if store in ("open", "both"):
-                    ledger.pnl_daily(cost_basis=rule)
+                    ledger.analytics.pnl_daily(cost_basis=rule)
                 if store in ("closed", "both") and rule != "average":
-                    ledger.lots(cost_basis=rule, closed=True)
+                    ledger.analytics.lots(cost_basis=rule, closed=True)
             if read_only:
                 patch.setattr(ledger.db, "writable", lambda: False)
             recorded, venue = _moments(ledger)
@@ -167,25 +169,25 @@ def test_lots_and_positions_as_of_a_moment_come_from_the_marks(
 ) -> None:
     with marking_every_fill(backend, tmp_path, "lots_as_of", monkeypatch) as (ledger, now):
         ledger.ingest_lines(SESSION)  # recorded at T0 + 1 h
-        assert ledger.lots(cost_basis="fifo")  # (the heads and their marks stored)
+        assert ledger.analytics.lots(cost_basis="fifo")  # (the heads and their marks stored)
         now[0] = T0 + timedelta(hours=2)
         ledger.ingest_lines(LATE)  # recorded at T0 + 2 h
-        assert ledger.lots(cost_basis="fifo") == []
+        assert ledger.analytics.lots(cost_basis="fifo") == []
         watched(monkeypatch)  # (a fold of the log's fills fails the test)
         # Recorded by T0 + 1.5 h: buy 2 @ 100 (t1), buy 1 @ 120 (t2), sell 2 @ 130 (t3). FIFO
         # closes t1: 1 @ 120 open, realized 2 × (130 − 100) = 60.
-        (lot,) = ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=1, minutes=30))
+        (lot,) = ledger.analytics.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=1, minutes=30))
         assert (lot.open_trade_id, lot.quantity, lot.open_price) == ("t2", 1, 120)
         (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=1, minutes=30))
         assert (position.quantity, position.realized_pnl) == (1, 60)
         # In venue time up to second 6: t1 (second 1), t2 (3) and t4 (5, recorded later),
         # not the sell (11) nor the bust of t1 (12): three lots open, 4 held, nothing realized.
-        opened = ledger.lots(cost_basis="fifo", as_of=at(6), event_time=True)
+        opened = ledger.analytics.lots(cost_basis="fifo", as_of=at(6), event_time=True)
         assert [(x.open_trade_id, x.quantity) for x in opened] == [("t1", 2), ("t2", 1), ("t4", 1)]
         (position,) = ledger.positions(cost_basis="fifo", as_of=at(6), event_time=True)
         assert (position.quantity, position.realized_pnl) == (4, 0)
         # Up to second 11, the sell: FIFO closes t1, realized 60; t1's bust (12) still after.
-        opened = ledger.lots(cost_basis="fifo", as_of=at(11), event_time=True)
+        opened = ledger.analytics.lots(cost_basis="fifo", as_of=at(11), event_time=True)
         assert [(x.open_trade_id, x.quantity) for x in opened] == [("t2", 1), ("t4", 1)]
         # Now, the bust in: t2 and t4 closed by the sell, realized (130 − 120) + (130 − 90) = 50.
         (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=3))
@@ -196,14 +198,14 @@ def test_lots_and_positions_as_of_a_moment_come_from_the_marks(
         # after the sell's fill, which holds no fill recorded later. Now b4's 1 @ 140 is open.
         (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=3, minutes=30))
         assert (position.quantity, position.realized_pnl) == (0, 50)
-        assert ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=3, minutes=30)) == []
-        (lot,) = ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=5))
+        assert ledger.analytics.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=3, minutes=30)) == []
+        (lot,) = ledger.analytics.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=5))
         assert (lot.open_trade_id, lot.quantity, lot.open_price) == ("t5", 1, 140)
 
 
 def _closed_then(ledger: OrderLedger, moment: datetime, event_time: bool = False) -> list[tuple[Any, ...]]:
     """The FIFO closed lots as of ``moment``: (opening trade, closing trade, quantity, realized)."""
-    found = ledger.lots(cost_basis="fifo", closed=True, as_of=moment, event_time=event_time)
+    found = ledger.analytics.lots(cost_basis="fifo", closed=True, as_of=moment, event_time=event_time)
     return [(x.open_trade_id, x.close_trade_id, x.quantity, x.realized_pnl) for x in found]
 
 
@@ -213,11 +215,11 @@ def test_closed_lots_as_of_a_moment_come_from_the_stored_lots_and_the_marks(
 ) -> None:
     with marking_every_fill(backend, tmp_path, "closed_as_of", monkeypatch) as (ledger, now):
         ledger.ingest_lines(SESSION)  # recorded at T0 + 1 h
-        assert ledger.lots(cost_basis="fifo", closed=True)  # (the heads, marks and lots stored)
+        assert ledger.analytics.lots(cost_basis="fifo", closed=True)  # (the heads, marks and lots stored)
         for hours, session in ((2, LATE), (4, ROUND), (5, BETWEEN)):
             now[0] = T0 + timedelta(hours=hours)
             ledger.ingest_lines(session)
-            ledger.lots(cost_basis="fifo", closed=True)  # (stored again: folded again from a mark)
+            ledger.analytics.lots(cost_basis="fifo", closed=True)  # (stored again: folded again from a mark)
         moments = [
             (T0 + timedelta(hours=1, minutes=30), False),
             (at(11), True),
@@ -249,7 +251,9 @@ def test_closed_lots_as_of_a_moment_come_from_the_stored_lots_and_the_marks(
             assert len(_closed_then(ledger, at(21), event_time=True)) == 2
             assert _closed_then(ledger, at(22), event_time=True)[-1] == ("t5", "t6", 1, 10)
             answers = [
-                list(ledger.lots(cost_basis="fifo", closed=True, as_of=moment, event_time=event_time))
+                list(
+                    ledger.analytics.lots(cost_basis="fifo", closed=True, as_of=moment, event_time=event_time)
+                )
                 for moment, event_time in moments
             ]
         assert answers == expected
@@ -266,13 +270,15 @@ def test_closed_lots_as_of_a_moment_on_a_read_only_ledger(tmp_path: Path) -> Non
         assert _closed_then(ledger, moments[0]) == [("t1", "t3", 2, 60)]
     # And with the closed lots stored, then later fills and a bust the stored heads do not hold
     with OrderLedger(f"sqlite:///{path}", clock=lambda: now[0]) as ledger:
-        ledger.lots(cost_basis="fifo", closed=True)
+        ledger.analytics.lots(cost_basis="fifo", closed=True)
         now[0] = T0 + timedelta(hours=2)
         ledger.ingest_lines(LATE)
         expected = [folded_then(ledger, "fifo", moment, False)[1] for moment in moments]
     with OrderLedger(f"sqlite:///{path}?mode=ro") as ledger, pytest.MonkeyPatch.context() as patch:
         watched(patch)
-        answers = [list(ledger.lots(cost_basis="fifo", closed=True, as_of=moment)) for moment in moments]
+        answers = [
+            list(ledger.analytics.lots(cost_basis="fifo", closed=True, as_of=moment)) for moment in moments
+        ]
     assert answers == expected
     assert [[(x.open_trade_id, x.close_trade_id) for x in found] for found in answers] == [
         [("t1", "t3")],

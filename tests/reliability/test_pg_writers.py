@@ -61,7 +61,7 @@ def test_another_writer_commits_while_a_writer_folds_its_views() -> None:
         with first.db.read() as tx:
             count, last = tx.one("SELECT COUNT(*), MAX(notification_id) FROM events")
         assert count == last  # notification IDs 1…N: nothing a follower could skip
-        first.catch_up()
+        first.upkeep.catch_up()
         assert_views_equal_fold(first)  # every event folded once, in log order
         books = all_books(first)
     with OrderLedger("memory://") as alone:

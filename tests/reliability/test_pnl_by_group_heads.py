@@ -67,7 +67,7 @@ def test_pnl_by_tag_and_parent_count_each_fill_as_its_account_book_realized_it(
             by_parent = [("PA", 40, 39, {"USDT": 1}, 2), ("PM", 30, 30, {}, 2)]
             assert _rows(ledger, "parent", "fifo") == by_parent
             assert _rows(ledger, "parent", None) == [("PA", 30, 29, {"USDT": 1}, 2), ("PM", 40, 40, {}, 2)]
-            assert ledger.verify().ok
+            assert ledger.audit.verify().ok
         with monkeypatch.context() as patch, OrderLedger(url) as ledger:
             read_events = watched(patch)
             # Then a second read, in another process, reads the heads alone.
@@ -82,7 +82,7 @@ def test_verify_compares_each_days_sums_per_group_with_a_fold_of_the_log(tmp_pat
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
         assert _rows(ledger, "tag:strategy", "fifo")[0][:2] == ("arb", 40)
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
     # Given arb's realized P&L of the day changed in the stored head by tag
     with sqlite3.connect(path) as plain:
         (text,) = plain.execute(
@@ -96,7 +96,7 @@ def test_verify_compares_each_days_sums_per_group_with_a_fold_of_the_log(tmp_pat
         )
     with OrderLedger(f"sqlite:///{path}") as ledger:
         assert _rows(ledger, "tag:strategy", "fifo")[0][:2] == ("arb", 1)  # (what a read takes)
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert not report.ok
         (problem,) = report.view_problems
         day = ts(0)[:10]

@@ -138,9 +138,9 @@ def test_a_rebuild_of_the_positions_view_forgets_the_kept_sums(ledger_url: str) 
     with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
-        ledger.rebuild(["orders"])  # another view: kept
+        ledger.upkeep.rebuild(["orders"])  # another view: kept
         assert state(ledger) is not None
-        ledger.rebuild(["positions"])
+        ledger.upkeep.rebuild(["positions"])
         assert state(ledger) is None
         with stores() as made:
             read(ledger)
@@ -187,16 +187,16 @@ def test_verify_finds_a_kept_sum_changed_added_or_removed(tamper: str, ledger_ur
     with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
         with ledger.db.write() as tx:
             tx.execute(tamper)
-        report = ledger.verify()
+        report = ledger.audit.verify()
         assert not report.ok
         assert [p for p in report.view_problems if p.startswith("pnl_runs: ")], report.view_problems
         with ledger.db.write() as tx:
             stored.forget(tx)  # derived: the next read sums them again
         read(ledger)
-        assert ledger.verify().ok
+        assert ledger.audit.verify().ok
 
 
 def test_a_store_refused_for_good_is_not_tried_again_by_the_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,7 +116,7 @@ def test_serve_answers_503_and_health_says_why_once_its_store_is_tampered_with(
         assert_problem(client.post("/messages", json=fill("c-1")), 503, WORDING[how])
         assert_problem(client.post("/messages", json=request("c-9")), 503, "acknowledges nothing more")
         with pytest.raises(DatabaseReplacedError):
-            server.ledger.check_storage()
+            server.ledger.upkeep.check_storage()
     if how == "wal-deleted":
         assert _messages_in(path) == 3  # what was acknowledged, folded into the ledger's file
 
@@ -168,8 +168,8 @@ def test_a_checkpoint_by_another_writer_is_not_taken_for_tampering(tmp_path: Pat
             with contextlib.closing(sqlite3.connect(path)) as checkpointer:
                 assert checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
             assert (path.stat().st_mtime_ns, path.stat().st_size) != before  # the file was written
-        first.check_storage()
-        second.check_storage()
+        first.upkeep.check_storage()
+        second.upkeep.check_storage()
     assert _messages_in(path) == 6
 
 

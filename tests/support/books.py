@@ -66,7 +66,10 @@ def all_books(ledger: OrderLedger) -> dict[str, object]:
         "lots": sorted(
             repr(lot)
             for rule in LOT_RULES
-            for lot in [*ledger.lots(cost_basis=rule), *ledger.lots(cost_basis=rule, closed=True)]
+            for lot in [
+                *ledger.analytics.lots(cost_basis=rule),
+                *ledger.analytics.lots(cost_basis=rule, closed=True),
+            ]
         ),
         "positions by rule": sorted(
             repr(row) for rule in ("average", *LOT_RULES) for row in ledger.positions(cost_basis=rule)
@@ -74,7 +77,7 @@ def all_books(ledger: OrderLedger) -> dict[str, object]:
         "pnl": sorted(
             repr(row) for rule in ("average", *LOT_RULES) for row in ledger.pnl(by="day", cost_basis=rule)
         ),
-        "daily": sorted(map(repr, ledger.pnl_daily())),
+        "daily": sorted(map(repr, ledger.analytics.pnl_daily())),
         "parked": parked_rows(ledger),
         "rejected": outcomes.get("rejected", 0),
     }

@@ -123,5 +123,5 @@ def books(ledger: Any) -> dict[str, Any]:
         "positions": sorted(
             (p.account, p.instrument, str(p.quantity), str(p.realized_pnl)) for p in ledger.positions()
         ),
-        "parked": sorted(m.raw for m in ledger.messages(parked=True)),
+        "parked": sorted(m.raw for m in ledger.audit.messages(parked=True)),
     }

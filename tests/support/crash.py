@@ -114,7 +114,7 @@ def reconcile_worker(url: str, snapshot: str, batch_size: int, acks_path: str) -
     """``orderledger reconcile SNAPSHOT --apply``."""
     acks = _Acks(acks_path)
     ledger = OrderLedger(url, batch_size=batch_size)
-    ledger.catch_up()
+    ledger.upkeep.catch_up()
     reconciler = Reconciler(ledger, parse_snapshot(snapshot), grace=timedelta(seconds=60))
     reconciler.apply(reconciler.differences(), origin="reconcile:crash", on_batch=acks.results)
     ledger.close()
@@ -311,7 +311,7 @@ class Checker:
             at = positions.pop()
             assert at >= views_at_least, f"views at {at}, but a follower acknowledged {views_at_least}"
             if catch_up:
-                ledger.catch_up()
+                ledger.upkeep.catch_up()
             self._acknowledged_are_journaled(ledger, acked, origin)
             tally.acked_messages += len(acked)
             self._chain_holds(ledger)

@@ -39,7 +39,7 @@ from typing import Any
 PRELOADED = (
     "orderledger.infrastructure.cli.main",
     "orderledger.infrastructure.cli.command",
-    "orderledger.infrastructure.application.commands",
+    "orderledger.infrastructure.application.command_requests",
     "orderledger.infrastructure.application.command_handlers",
     "orderledger.infrastructure.application.writes.recording",
     "orderledger.infrastructure.application.upkeep.maintenance",

@@ -100,6 +100,6 @@ async def collected(
             await schedule(run)
             collector.stop()
             figures = await task
-            journal = await asyncio.to_thread(ledger.ledger.messages)
+            journal = await asyncio.to_thread(ledger.ledger.audit.messages)
             rejected = [m for m in journal if m.outcome.value == "rejected"]
             return await asyncio.to_thread(books, ledger.ledger), rejected, figures, venue, clock

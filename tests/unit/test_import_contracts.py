@@ -77,7 +77,7 @@ def test_the_checks_see_a_wildcard_and_a_package_cycle() -> None:
     # Given modules whose packages import each other through different modules
     imports = {
         "c.adapters.v.feed": {"c.application.feeds"},
-        "c.application.writes.recording": {"c.adapters.registry"},
+        "c.application.writes.recording": {"c.adapters.venue_registry"},
         "c.collect.runner": {"c.application.ledger"},
         "c.errors": set(),
     }

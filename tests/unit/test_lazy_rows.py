@@ -169,7 +169,7 @@ def test_the_lists_of_a_session_show_what_their_typed_rows_show(newest: bool) ->
             list(ledger.iter_orders(where)),
             list(ledger.iter_orders(where, open=True)),
             list(ledger.iter_trades(where)),
-            list(ledger.iter_messages(where)),
+            list(ledger.audit.iter_messages(where)),
         ]
     assert all(lists)
     for rows in lists:

@@ -5,7 +5,7 @@
 * No import cycle between modules, imports under ``TYPE_CHECKING`` (annotations) and the
   modules ``application.lazy_imports`` imports on first use (``lazy_imports.Module("orderledger....")``)
   included. ``OrderLedger`` (application/ledger.py) hands itself to the helper modules that hold
-  its methods' bodies; they name it by the parts they use (``application.ledger_parts.LedgerParts``),
+  its methods' bodies; they name it by the parts they use (``application.ledger_protocol.LedgerParts``),
   never by importing the ledger back.
 """
 

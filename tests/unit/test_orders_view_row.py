@@ -257,7 +257,7 @@ def test_an_order_folded_by_the_view_differs_only_by_the_fingerprints_it_does_no
     with OrderLedger("sqlite:///:memory:") as ledger:
         for message in simulate(7, 40):
             ledger.record(message)
-        histories = [ledger.order_events(r.client_order_id) for r in ledger.orders()]
+        histories = [ledger.audit.order_events(r.client_order_id) for r in ledger.orders()]
     fingerprinted = 0
     for events in histories:
         request = events[0]

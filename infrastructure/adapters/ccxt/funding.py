@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
-from orderledger.infrastructure.adapters.ccxt.reading import (
-    at_path,
-    time_field,
-)
 from orderledger.infrastructure.adapters.ccxt.rules import (
     InstrumentOf,
     info_of,
+)
+from orderledger.infrastructure.adapters.ccxt.structure_reading import (
+    at_path,
+    time_field,
 )
 from orderledger.infrastructure.adapters.common import (
     AdapterError,

@@ -7,17 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
-from orderledger.infrastructure.adapters.ccxt.reading import (
+from orderledger.infrastructure.adapters.ccxt.rules import (
+    SOURCE,
+    TERMINAL,
+    InstrumentOf,
+)
+from orderledger.infrastructure.adapters.ccxt.structure_reading import (
     forced_kind,
     identity_of,
     list_field,
     stated_of,
     time_field,
-)
-from orderledger.infrastructure.adapters.ccxt.rules import (
-    SOURCE,
-    TERMINAL,
-    InstrumentOf,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import (
     fill_message,

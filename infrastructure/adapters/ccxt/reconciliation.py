@@ -11,15 +11,15 @@ from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
 from orderledger.infrastructure.adapters.ccxt.orders import (
     order_type_of,
 )
-from orderledger.infrastructure.adapters.ccxt.reading import (
-    identity_of,
-    list_field,
-    time_field,
-)
 from orderledger.infrastructure.adapters.ccxt.rules import (
     SNAPSHOT_STATUS,
     SOURCE,
     InstrumentOf,
+)
+from orderledger.infrastructure.adapters.ccxt.structure_reading import (
+    identity_of,
+    list_field,
+    time_field,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import (
     fill_message,

@@ -8,19 +8,19 @@ from typing import Any
 
 from orderledger.domain.values import VenueOrderId
 from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
-from orderledger.infrastructure.adapters.ccxt.reading import (
+from orderledger.infrastructure.adapters.ccxt.rules import (
+    SOURCE,
+    InstrumentOf,
+    VenueRules,
+    info_of,
+)
+from orderledger.infrastructure.adapters.ccxt.structure_reading import (
     Identity,
     forced_kind,
     identity_of,
     list_field,
     stated_of,
     time_field,
-)
-from orderledger.infrastructure.adapters.ccxt.rules import (
-    SOURCE,
-    InstrumentOf,
-    VenueRules,
-    info_of,
 )
 from orderledger.infrastructure.adapters.common import (
     LIQUIDITIES,

@@ -65,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 _RAW = (
     ("notification_id", "BIGINT"),
@@ -576,10 +576,10 @@ def relations(table: str, state: str) -> dict[str, str]:
 def caught_up(ledger: LedgerParts, upto: int) -> None:
     """The views hold every event up to ``upto`` (caught up when they lag, and every book's
     re-fold an ingest left for later done: ``catch_up``), or a one-line error."""
-    ledger.catch_up()
-    if ledger.views_position() < upto:
+    ledger.upkeep.catch_up()
+    if ledger.upkeep.views_position() < upto:
         raise InvalidInputError(
-            f"the ledger's views stop at position {ledger.views_position()} before the log's {upto}:"
+            f"the ledger's views stop at position {ledger.upkeep.views_position()} before the log's {upto}:"
             " run `orderledger project` first",
             field="directory",
         )

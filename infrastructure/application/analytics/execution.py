@@ -30,7 +30,7 @@ from orderledger.infrastructure.application.analytics import columnar
 from orderledger.infrastructure.application.analytics.lake import lake_orders
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 GROUPINGS = ("venue", "instrument", "account", "tag:NAME", "parent", "hour", "day")
 """What a report may be grouped by (``--by``, several joined by commas)."""

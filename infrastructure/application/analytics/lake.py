@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 MANIFEST = "_manifest.json"
 FORMAT = 6
@@ -487,7 +487,7 @@ def _stale(ledger: LedgerParts, manifest: dict[str, Any]) -> bool:
     ledger's."""
     if not manifest.get("snapshot"):
         return False
-    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
+    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.analytics.cost_basis()
 
 
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 TABLE = "pnl"
 RULE_KEY = "pnl_cost_basis"
@@ -177,7 +177,7 @@ def write_pnl(
     from the last one (``snapshots[0]``) and the run (``run_fills``); returns the count and what
     the manifest keeps of it."""
     last, target = snapshots
-    rule = ledger.cost_basis()
+    rule = ledger.analytics.cost_basis()
     earlier = last / TABLE if last is not None else None
     if manifest.get(RULE_KEY) != rule or earlier is None or not any(earlier.rglob("*.parquet")):
         earlier = None  # no rows under this rule to carry

@@ -34,7 +34,7 @@ from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import external_client_order_id
 from orderledger.infrastructure.adapters.common import CONTEXT, BookedOrder, MissingContext
 from orderledger.infrastructure.adapters.declared import load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import typed_options
 from orderledger.infrastructure.ingest.settlement import context_lines
@@ -51,7 +51,7 @@ class Feed(Protocol):
 
     context_note: str | None
     """How the journal reason of a line that only teaches the feed names (a market map, spot
-    names) ends; a parked line read again to book it (``OrderLedger.settle``) is read after
+    names) ends; a parked line read again to book it (``OrderLedger.venues.settle``) is read after
     the journal's lines of that kind, as the ingest that parked it had read them."""
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:

@@ -33,7 +33,7 @@ from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.positions import PNL_TABLE
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 DAILY_GROUPS = ("account", "parent")
 

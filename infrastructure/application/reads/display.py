@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
     from orderledger.infrastructure.results.log import InstrumentRow
 
 DEFAULT_PLACES = 8
@@ -53,7 +53,7 @@ def currency_places(currency: str | None) -> int:
 
 
 class Precision:
-    """Places per instrument, read once from the definitions in force (``ledger.instruments()``)."""
+    """Places per instrument, read once from the definitions in force (``ledger.venues.instruments()``)."""
 
     def __init__(self, definitions: Iterable[InstrumentRow] = ()) -> None:
         self.steps: dict[tuple[str, str], tuple[int, int]] = {
@@ -67,7 +67,7 @@ class Precision:
     @classmethod
     def of(cls, ledger: LedgerParts) -> Precision:
         """The places of every instrument defined in ``ledger`` (its definitions in force)."""
-        return cls(ledger.instruments())
+        return cls(ledger.venues.instruments())
 
     def places(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The places to show a row's figures to (a row as ``to_json`` writes it):

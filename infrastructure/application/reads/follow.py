@@ -31,7 +31,7 @@ from orderledger.infrastructure.audit.search import event_record
 if TYPE_CHECKING:
     import asyncio
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 CHUNK = 500
 """Most events read per poll: a follower far behind catches up in chunks, without waiting."""
@@ -60,7 +60,7 @@ def read_after(ledger: LedgerParts, position: int, limit: int = CHUNK) -> list[C
 def log_record(committed: CommittedEvent) -> dict[str, Any]:
     """A followed event as JSON-ready data (``orderledger follow``): the record of ``orderledger
     events --json`` without ``message_id``, which the log's notification lacks (the HTTP stream
-    reads it with each event: ``OrderLedger.events_after``)."""
+    reads it with each event: ``OrderLedger.audit.events_after``)."""
     record = event_record(committed.position, committed.event, None)
     del record["message_id"]
     return record

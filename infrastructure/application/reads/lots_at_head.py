@@ -83,7 +83,7 @@ from orderledger.projections.lots import (
 )
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
 """What a book's lots are folded from: its fills, their busts and corrections, the definitions."""

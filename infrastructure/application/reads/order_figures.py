@@ -21,11 +21,11 @@ from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, Ord
 from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
+from orderledger.domain.order_requests import is_external_key
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Version
+from orderledger.infrastructure.application.argument_checks import Version
 from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
@@ -67,7 +67,7 @@ from orderledger.projections.lots import (
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
     from orderledger.infrastructure.application.reads import lots_at_head as _lots_at_head
     from orderledger.projections.lots import LotHead
 else:  # (a read of the views alone never imports the lot heads: ``application.lazy_imports``)
@@ -225,7 +225,7 @@ def event_filter(ledger: LedgerParts, where: Filter, types: Sequence[str], event
 def iter_events(
     ledger: LedgerParts, where: Filter, types: Sequence[str], event_time: bool
 ) -> Iterator[EventRecord]:
-    """``OrderLedger.iter_events``: the log's events ``where`` selects, in log order (or the
+    """``OrderLedger.audit.iter_events``: the log's events ``where`` selects, in log order (or the
     filter's ``sort``), read in chunks; at most ``where.limit``."""
     wanted = event_filter(ledger, where, types, event_time)
     if where.sort is None and where.cursor is None:
@@ -402,7 +402,7 @@ def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bo
     """Whether ``pnl --daily`` by ``by`` shows the log only up to where the views are: by parent
     (its heads stand no further in the log than the orders view, whose parents they group by),
     and on a connection that may not write and finds no heads, which reads the views' entries."""
-    rule = _cost_basis(cost_basis or ledger.cost_basis())
+    rule = _cost_basis(cost_basis or ledger.analytics.cost_basis())
     return by == "parent" or not _lots_at_head.worth_reading(ledger, rule, by)
 
 
@@ -438,14 +438,14 @@ def rule_of(ledger: LedgerParts, cost_basis: str | None) -> str | None:
     not average; None: the live average-cost views answer."""
     if cost_basis is not None:
         return cost_basis
-    rule = ledger.cost_basis()
+    rule = ledger.analytics.cost_basis()
     return None if rule == "average" else rule
 
 
 def journal_filter(
     where: Filter, outcome: str | None, parked: bool, older_than: timedelta | None
 ) -> tuple[Filter | None, str | None]:
-    """The journal filter and outcome ``OrderLedger.iter_messages`` reads with, the parked-message
+    """The journal filter and outcome ``OrderLedger.audit.iter_messages`` reads with, the parked-message
     filters checked; None: no message can match (received after the ``older_than`` cutoff)."""
     if parked and outcome not in (None, Outcome.PARKED):
         raise InvalidInputError(

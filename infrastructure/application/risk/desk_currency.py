@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.reads.view_queries import latest_mark
 from orderledger.infrastructure.results.pnl import FeeValueRow, PnlRow
 from orderledger.infrastructure.results.positions import PositionRow

@@ -2,7 +2,7 @@
 definitions in force, and the latest recorded marks, handed to the pure arithmetic of
 ``domain.exposure`` (docs/risk.md, "Exposure").
 
-:func:`exposure_rows` answers ``OrderLedger.exposure`` (the ``Exposure`` request); with
+:func:`exposure_rows` answers ``OrderLedger.risk_controls.exposure`` (the ``Exposure`` request); with
 ``adding``, it answers for the ledger as it stands plus hypothetical orders, as a pre-trade
 check asks ("what would this order make the worst case?"). It is a read (:func:`read_exposure`:
 every row and mark it needs) and a fold of what was read (:func:`fold_exposure`, no I/O), so a
@@ -20,7 +20,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.exposure import Holding, Rates, Working, check_grouping, exposure, underlying_of
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.reads.instruments import list_instruments
 from orderledger.infrastructure.application.reads.view_queries import latest_mark
 from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of

@@ -1,5 +1,5 @@
-"""Limits replayed over the log (``OrderLedger.risk_replay``, docs/risk.md, "Limits replayed over
-history"): which recorded orders a set of limits would have denied or flagged, and the P&L and
+"""Limits replayed over the log (``OrderLedger.risk_controls.risk_replay``, docs/risk.md, "Limits
+replayed over history"): which recorded orders a set of limits would have denied or flagged, and the P&L and
 exposure path without the denied ones. It reads the log and writes nothing.
 
 The log is folded in its order (the ledger's clock) twice, into in-memory orders and positions
@@ -35,7 +35,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.risk import Breach, Limit, checked_limit, state_refusal
 from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, position_book, worst_of
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.risk.exposure_rows import ExposureBook
 from orderledger.infrastructure.application.risk.pretrade import underlying_exposure_held
 from orderledger.infrastructure.application.risk.replay_losses import UNKNOWN, Losses

@@ -1,4 +1,4 @@
-"""Limits, trading states and the pre-trade check (``OrderLedger.limits``, ``check`` …).
+"""Limits, trading states and the pre-trade check (``OrderLedger.risk_controls.limits``, ``check`` …).
 
 Limits and states are facts in the log (``domain.risk``), read back from their view
 (``projections.risk``) as they stood at any venue time. ``check`` works out, for each limit that
@@ -295,14 +295,15 @@ def limit_of(fact: LimitFact) -> Limit:
 
 
 def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
-    """``OrderLedger.limits``: those in force by scope, target and kind, then those scheduled."""
+    """``OrderLedger.risk_controls.limits``: those in force by scope, target and kind, then those
+    scheduled."""
     found = in_force(ledger, as_of)
     now = sorted((LimitRow(**limit.__dict__) for limit in found.limits), key=lambda row: row.key)
     return now + [LimitRow(**limit.__dict__) for limit in found.scheduled_limits]
 
 
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
-    """``OrderLedger.trading_states``: each account's state in force ("" first: every
+    """``OrderLedger.risk_controls.trading_states``: each account's state in force ("" first: every
     account's), with the state its orders are checked under (the stricter of its own and the
     global), then those scheduled. A state set ``until`` a time is in force only before it:
     after it, the latest state set before it that is still in force applies again, or
@@ -347,7 +348,7 @@ def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | N
 def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
     """The worst case of a request message (``RequestMessage``): at its limit price, else at the
     latest mark of its venue and instrument, valued by the definition in force."""
-    definitions = ledger.instruments(venue=request.venue, instrument=request.instrument)
+    definitions = ledger.venues.instruments(venue=request.venue, instrument=request.instrument)
     price = request.price
     if price is None:
         mark = latest_mark(ledger.db, request.venue, request.instrument)
@@ -421,7 +422,11 @@ class Reads:
         """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
         flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
         day = order.now.date().isoformat()
-        rows = [r for r in self.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
+        rows = [
+            r
+            for r in self.ledger.analytics.pnl_daily(by="account")
+            if r.day == day and r.group == limit.target
+        ]
         if not rows:
             return Decimal(0), ""
         if len(rows) > 1:
@@ -433,7 +438,7 @@ class Reads:
         opens and after each of its fills, cash flows and marks in venue time) from its high that
         day to where it stands (``daily_pnl.day_pnl_path``)."""
         day = order.now.date().isoformat()
-        path = day_pnl_path(self.ledger.db, limit.target, day, order.now, self.ledger.cost_basis())
+        path = day_pnl_path(self.ledger.db, limit.target, day, order.now, self.ledger.analytics.cost_basis())
         return path.drawdown, path.why
 
     def orders_within(self, limit: Limit, order: Worst, since: datetime) -> int:
@@ -547,7 +552,7 @@ def denials(
     since: datetime | None = None,
     last: int = DENIALS_SHOWN,
 ) -> list[DenialRow]:
-    """``OrderLedger.denials``: the latest ``last`` breach facts in log order, of ``account``,
+    """``OrderLedger.risk_controls.denials``: the latest ``last`` breach facts in log order, of ``account``,
     citing a limit of kind ``limit`` (or ``trading_state``), recorded from ``since`` on (the
     ledger's time). Read from the log by its index on event type."""
     if not 0 < last <= DENIALS_MOST:

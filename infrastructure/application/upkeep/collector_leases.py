@@ -2,9 +2,9 @@
 one collector per venue and account, the status figures it publishes, and the venue time it
 resumes from.
 
-``OrderLedger`` has them as its methods (``controls.CollectorLeases``: ``collector_lease``,
-``collector_heartbeat``, ``collector_release``, ``collectors``, ``last_venue_time``), each a typed
-request answered here (``application.bootstrap`` names the handlers); ``serve``'s ``/health``
+``OrderLedger`` has them in its groups (``application.ledger_groups``: ``upkeep.collector_lease``,
+``collector_heartbeat``, ``collector_release``, ``collectors``; ``venues.last_venue_time``), each a
+typed request answered here (``application.bootstrap`` names the handlers); ``serve``'s ``/health``
 and the page read the figures through the ``Collectors`` request.
 """
 

@@ -29,17 +29,17 @@ from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 def set_up(
     ledger: LedgerParts, app_role: str | None, password: str | None, cost_basis: str | None
 ) -> list[str]:
-    """``OrderLedger.init_database``: the schema, the role, and a new ledger's cost-basis rule."""
+    """``OrderLedger.upkeep.init_database``: the schema, the role, and a new ledger's cost-basis rule."""
     rule = None if cost_basis is None else _cost_basis(cost_basis)
-    if rule is not None and rule != ledger.cost_basis() and ledger.log_position():
+    if rule is not None and rule != ledger.analytics.cost_basis() and ledger.log_position():
         raise InvalidInputError(
-            f"this ledger already has events under {ledger.cost_basis()}: change its rule with"
+            f"this ledger already has events under {ledger.analytics.cost_basis()}: change its rule with"
             f" `orderledger db cost-basis {rule} --yes`",
             field="cost_basis",
         )
@@ -60,7 +60,7 @@ def export(
     raw: bool,
     cost_basis: str,
 ) -> int:
-    """``OrderLedger.export``: a whole table written to a file or a binary stream."""
+    """``OrderLedger.analytics.export``: a whole table written to a file or a binary stream."""
     check_export(table, fmt, raw)
     everything = Filter()
     found: Iterable[Any]
@@ -69,9 +69,9 @@ def export(
     elif table == "orders":
         found = ledger.iter_orders(everything)
     elif table in ("lots", "closed-lots"):
-        found = ledger.lots(cost_basis=cost_basis, closed=table == "closed-lots")
+        found = ledger.analytics.lots(cost_basis=cost_basis, closed=table == "closed-lots")
     else:
-        found = ledger.iter_events(everything)
+        found = ledger.audit.iter_events(everything)
     rows = (row.to_json() for row in found)
     return write_export(rows, out, fmt=fmt, raw=raw, force=force, ledger_url=ledger.url)
 
@@ -87,7 +87,7 @@ def verify_ledger(
     anchor: bool = False,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """``OrderLedger.verify``: the storage, the chains, the views and the journal checked."""
+    """``OrderLedger.audit.verify``: the storage, the chains, the views and the journal checked."""
     expected = None if expect_head is None else _head_pair(expect_head)
     journal = dict(journal_heads or {})
     if isinstance(expect_head, Head) and expect_head.journal is not None:

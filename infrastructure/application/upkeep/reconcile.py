@@ -79,7 +79,7 @@ def waiting_fills(ledger: Any, venue: str, venue_order_id: str) -> list[FillMess
 
 def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
     """(venue time, trade ID) of each correction an order has recorded."""
-    events = ledger.order_events(client_order_id)
+    events = ledger.audit.order_events(client_order_id)
     return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
 
 
@@ -311,10 +311,10 @@ def reconcile(
     origin: str,
     known_at: int | None,
 ) -> ReconcileReport:
-    """``OrderLedger.reconcile``: the differences between a snapshot and the ledger, and with
+    """``OrderLedger.venues.reconcile``: the differences between a snapshot and the ledger, and with
     ``apply`` the corrections recorded."""
     parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
-    ledger.catch_up()
+    ledger.upkeep.catch_up()
     reconciler = Reconciler(ledger, parsed, grace=grace, known_at=known_at)
     found = reconciler.differences()
     if apply:

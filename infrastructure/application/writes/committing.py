@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from orderledger.infrastructure.adapters.declared import load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.application.writes.translating import read_ledger_line
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
     from orderledger.domain.events import OrderEvent
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
     from orderledger.infrastructure.ingest.processing import Processor
 
 

@@ -17,7 +17,7 @@ from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.messages.models import RequestMessage
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:

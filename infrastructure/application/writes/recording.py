@@ -25,7 +25,7 @@ import orjson
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.application.writes.committing import committed, verdict
 from orderledger.infrastructure.application.writes.door import Door, OneByOne, door_for
 from orderledger.infrastructure.application.writes.translating import (
@@ -49,7 +49,7 @@ from orderledger.infrastructure.ingest.settlement import (
 from orderledger.infrastructure.messages.models import RequestMessage
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)

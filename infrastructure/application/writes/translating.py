@@ -20,7 +20,7 @@ from orderledger.infrastructure.ingest.settlement import context_waiting
 from orderledger.infrastructure.messages.models import message_from_line
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 class LineReader:

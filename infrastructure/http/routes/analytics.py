@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from orderledger.infrastructure.application.analytics.execution import GROUPINGS
 from orderledger.infrastructure.application.requests import ExecutionQuality
 from orderledger.infrastructure.http.access import Ledger, moment
-from orderledger.infrastructure.http.listing import KnownParameters
+from orderledger.infrastructure.http.list_parameters import KnownParameters
 
 router = APIRouter(tags=["analytics"], dependencies=[KnownParameters])  # an unknown parameter: 400
 

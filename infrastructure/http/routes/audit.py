@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.application.requests import Events, Messages, Verify
 from orderledger.infrastructure.http.access import Caller, Ledger, Server
-from orderledger.infrastructure.http.listing import (
+from orderledger.infrastructure.http.list_parameters import (
     PAGE,
     PAGE_RESPONSES,
     KnownParameters,

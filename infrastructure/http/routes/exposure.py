@@ -10,7 +10,7 @@ from orderledger.domain.exposure import grouping, one_currency
 from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
 from orderledger.infrastructure.http.access import Ledger, moment
-from orderledger.infrastructure.http.listing import KnownParameters
+from orderledger.infrastructure.http.list_parameters import KnownParameters
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
 

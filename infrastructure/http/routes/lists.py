@@ -1,5 +1,5 @@
 """Lists of their own: instrument definitions and parents, paged as every list is
-(``http.listing``)."""
+(``http.list_parameters``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from orderledger.infrastructure.application.requests import Instruments, Parents
 from orderledger.infrastructure.http.access import Ledger
-from orderledger.infrastructure.http.listing import (
+from orderledger.infrastructure.http.list_parameters import (
     PAGE,
     PAGE_RESPONSES,
     KnownParameters,

@@ -20,7 +20,7 @@ from orderledger.infrastructure.application.requests import (
     Trades,
 )
 from orderledger.infrastructure.http.access import Ledger, moment
-from orderledger.infrastructure.http.listing import (
+from orderledger.infrastructure.http.list_parameters import (
     PAGE,
     PAGE_RESPONSES,
     KnownParameters,

@@ -22,8 +22,8 @@ from orderledger.infrastructure.application.requests import (
     TradingStates,
 )
 from orderledger.infrastructure.http.access import Ledger, client_keys, moment, read_body
-from orderledger.infrastructure.http.limits import WorkLimit
-from orderledger.infrastructure.http.listing import KnownParameters
+from orderledger.infrastructure.http.bounded_reads import WorkLimit
+from orderledger.infrastructure.http.list_parameters import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.stream import SSE_RESPONSES, HeldResponse, RiskFeed
 

@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.adapters.registry import formats
-from orderledger.infrastructure.application.commands import risk_facts
+from orderledger.infrastructure.adapters.venue_registry import formats
+from orderledger.infrastructure.application.command_requests import risk_facts
 from orderledger.infrastructure.application.requests import Ingest, Reconcile, Settle
 from orderledger.infrastructure.http.access import Ledger, media_type, read_body
 from orderledger.infrastructure.http.bodies import NotJson, json_items
-from orderledger.infrastructure.http.listing import KnownParameters
+from orderledger.infrastructure.http.list_parameters import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.ingest.formats import adapter_options, needing, spelled
 
@@ -225,7 +225,7 @@ async def post_settle(message_id: int, request: Request, ledger: Ledger) -> dict
 
 def router() -> APIRouter:
     """The writes, made when an app is (``create_app``): ``POST /messages`` then takes the
-    formats, and their options, registered at that moment (``adapters.registry``)."""
+    formats, and their options, registered at that moment (``adapters.venue_registry``)."""
     made = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
     made.add_api_route(
         "/messages", post_messages, methods=["POST"], openapi_extra={"requestBody": MESSAGES_BODY}

@@ -53,7 +53,7 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
-from orderledger.infrastructure.collect.venues.ccxt.limits import gate
+from orderledger.infrastructure.collect.venues.ccxt.rate_limits import gate
 from orderledger.infrastructure.errors import ConfigurationError
 
 MAINNET = "ccxt://mainnet"

@@ -28,7 +28,7 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
-from orderledger.infrastructure.http.limits import Runner
+from orderledger.infrastructure.http.bounded_reads import Runner
 from orderledger.infrastructure.http.service import Asked
 
 KEPT_ROWS = 20_000

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast, dataclass_transform
 
-from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.application.argument_checks import checked
 from orderledger.infrastructure.results.filter import Filter
 
 T = TypeVar("T", covariant=True)
@@ -41,7 +41,7 @@ class Request(Generic[T]):
     Besides its fields, a request says what answering it costs, for the shells that bound their
     reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
     large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
-    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
+    the views, which may lag the log (``ledger.upkeep.views_lag()``). Positions and P&L fold the log
     under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
     (``http.service.LedgerService.folds_log``).
 
@@ -120,7 +120,7 @@ class ViewsUnlessAsOf(Request[T]):
 @dataclass_transform(frozen_default=True)
 def request(cls: R) -> R:
     """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
-    against their type hints (``arguments.checked``)."""
+    against their type hints (``argument_checks.checked``)."""
     made: Any = dataclass(frozen=True)(cls)
     made._check = checked(made.__init__, f"{made.__name__}()")
     return cast(R, made)

@@ -1,5 +1,5 @@
 """The filter options of every list command, derived from ``listing.FILTERS`` as the HTTP API's
-query parameters are (``http.listing``).
+query parameters are (``http.list_parameters``).
 
 A list command takes ``criteria: Criteria`` and is declared with ``@lists("orders")``: in place
 of that parameter, typer sees one option ``--PARAM`` for each filter the list takes, with the

@@ -4,7 +4,7 @@
 A list endpoint declares ``page: Annotated[ListQuery, paging("orders")]``: the filters that list
 takes become query parameters (described in the OpenAPI document from the declaration), with
 ``limit``, ``sort``, ``cursor`` and ``count``, read into the one ``Filter`` its list request
-takes (``page.where``), as the CLI's options are (``cli.listing``). ``KnownParameters`` refuses
+takes (``page.where``), as the CLI's options are (``cli.list_options``). ``KnownParameters`` refuses
 a query parameter the route does not declare (400 naming it), so a typo is never taken for "no
 filter".
 

@@ -6,7 +6,8 @@ class: a helper depends on the parts it uses (the database, the mapper, the reco
 reads), never on ``application.ledger``, so no module of the application imports the ledger
 back, not even for an annotation, and the import graph has no cycle (the ``acyclic_siblings``
 contract of ``pyproject.toml`` checks it, ``TYPE_CHECKING`` imports included).
-``OrderLedger`` satisfies it structurally; a member used by a helper is declared here.
+``OrderLedger`` satisfies it structurally, its groups (``application.ledger_groups``) included; a
+member used by a helper is declared here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.log import EventRecord, InstrumentRow
 from orderledger.infrastructure.results.orders import OrderRow
+from orderledger.infrastructure.results.pnl import DailyPnlRow
 from orderledger.infrastructure.results.positions import LotRow
 from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage.db import Database
@@ -42,6 +44,38 @@ class Commits(Protocol):
     generation: int
 
     def wait(self, timeout: float, seen: int) -> bool: ...
+
+
+class AuditParts(Protocol):
+    """What the helpers use of ``ledger.audit``."""
+
+    def order_events(self, client_order_id: str) -> list[OrderEvent]: ...
+
+    def iter_events(self, where: Filter, *, types: Sequence[str] = ...) -> Iterator[EventRecord]: ...
+
+
+class AnalyticsParts(Protocol):
+    """What the helpers use of ``ledger.analytics``."""
+
+    def cost_basis(self) -> str: ...
+
+    def lots(self, *, cost_basis: str = ..., closed: bool = ...) -> list[LotRow]: ...
+
+    def pnl_daily(self, *, by: str = ..., cost_basis: str | None = ...) -> list[DailyPnlRow]: ...
+
+
+class UpkeepParts(Protocol):
+    """What the helpers use of ``ledger.upkeep``."""
+
+    def catch_up(self) -> CatchUpStats: ...
+
+    def views_position(self) -> int: ...
+
+
+class VenuesParts(Protocol):
+    """What the helpers use of ``ledger.venues``."""
+
+    def instruments(self) -> Page[InstrumentRow]: ...
 
 
 class LedgerParts(Protocol):
@@ -68,29 +102,29 @@ class LedgerParts(Protocol):
         self, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order] | None = None
     ) -> None: ...
 
-    def handle(self, request: Any) -> Any: ...  # a typed request (requests.py names these parts)
+    def handle(self, request: Any) -> Any: ...  # a typed request (application.requests names these)
 
     def record(self, message: dict[str, Any], *, origin: str = ..., strict: bool = ...) -> Result: ...
 
     def resolve(self, key: str, venue: str | None = None) -> ClientOrderId: ...
 
-    def cost_basis(self) -> str: ...
-
     def log_position(self) -> int: ...
-
-    def views_position(self) -> int: ...
-
-    def catch_up(self) -> CatchUpStats: ...
-
-    def instruments(self) -> Page[InstrumentRow]: ...
-
-    def lots(self, *, cost_basis: str = ..., closed: bool = ...) -> list[LotRow]: ...
 
     def iter_orders(self, where: Filter) -> Iterator[OrderRow]: ...
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]: ...
 
-    def iter_events(self, where: Filter, *, types: Sequence[str] = ...) -> Iterator[EventRecord]: ...
+    @property
+    def audit(self) -> AuditParts: ...
+
+    @property
+    def analytics(self) -> AnalyticsParts: ...
+
+    @property
+    def upkeep(self) -> UpkeepParts: ...
+
+    @property
+    def venues(self) -> VenuesParts: ...
 
 
-__all__ = ["Commits", "LedgerParts"]
+__all__ = ["AnalyticsParts", "AuditParts", "Commits", "LedgerParts", "UpkeepParts", "VenuesParts"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from annotated_types import Ge
 
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.request_base import Request, request, stream
+from orderledger.infrastructure.application.typed_request import Request, request, stream
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.analytics.lake import LakeReport  # noqa: F401
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are i
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401
-else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
+else:  # a field's type the argument checks read (``argument_checks.type_hints``), imported when first asked
     __getattr__ = lazy_imports.names(
         __name__, {"orderledger.infrastructure.ingest.inbound": ("Inbound", "Result")}
     )
@@ -152,7 +152,7 @@ class PlaceOrder(Request["Placed"], role="write"):
 
 @request
 class DefineInstrument(Request["Result"], role="write"):
-    """Record an instrument's definition (``OrderLedger.define_instrument``): the ``instrument``
+    """Record an instrument's definition (``OrderLedger.venues.define_instrument``): the ``instrument``
     message's fields (``definition``: name and value), from ``ts`` (None: now)."""
 
     venue: str
@@ -164,7 +164,7 @@ class DefineInstrument(Request["Result"], role="write"):
 
 @request
 class LoadCcxtMarkets(Request["IngestReport"], role="write"):
-    """Record the definitions of a CCXT markets dump (``OrderLedger.load_ccxt_markets``)."""
+    """Record the definitions of a CCXT markets dump (``OrderLedger.venues.load_ccxt_markets``)."""
 
     markets: Any
     venue: str
@@ -175,7 +175,7 @@ class LoadCcxtMarkets(Request["IngestReport"], role="write"):
 
 @request
 class Settle(Request[int], role="admin"):
-    """Settle parked message ``message_id`` by hand (``OrderLedger.settle``): set aside, or
+    """Settle parked message ``message_id`` by hand (``OrderLedger.venues.settle``): set aside, or
     ``book`` it; the answer is the journal line that records who and why."""
 
     message_id: int
@@ -191,7 +191,7 @@ class Settle(Request[int], role="admin"):
 
 @request
 class SetLimit(Request["Result"], role="risk"):
-    """Record a ``limit_set`` (``OrderLedger.set_limit``): from ``ts`` (None: now) ``kind`` of
+    """Record a ``limit_set`` (``OrderLedger.risk_controls.set_limit``): from ``ts`` (None: now) ``kind`` of
     ``scope`` ``target`` is at most ``value``."""
 
     scope: str
@@ -210,7 +210,7 @@ class SetLimit(Request["Result"], role="risk"):
 
 @request
 class ClearLimit(Request["Result"], role="risk"):
-    """Record a ``limit_cleared`` (``OrderLedger.clear_limit``): from ``ts`` (None: now)."""
+    """Record a ``limit_cleared`` (``OrderLedger.risk_controls.clear_limit``): from ``ts`` (None: now)."""
 
     scope: str
     target: str
@@ -260,13 +260,13 @@ class Check(Request["CheckResult"], role="write"):
 
 @request
 class CatchUp(Request["CatchUpStats"], role="write"):
-    """Bring every view up to the end of the log (``OrderLedger.catch_up``)."""
+    """Bring every view up to the end of the log (``OrderLedger.upkeep.catch_up``)."""
 
 
 @request
 class Rebuild(Request[tuple[int, float]], role="admin", whole_log=True):
     """Refold the views ``names`` (None: all) from the whole log and swap them in
-    (``OrderLedger.rebuild``); ``progress`` hears of each chunk (not part of the value)."""
+    (``OrderLedger.upkeep.rebuild``); ``progress`` hears of each chunk (not part of the value)."""
 
     names: tuple[str, ...] | None = None
     jobs: Annotated[int, Ge(1)] = 1
@@ -278,7 +278,7 @@ class Rebuild(Request[tuple[int, float]], role="admin", whole_log=True):
 
 @request
 class SetCostBasis(Request[str], role="admin"):
-    """Make ``cost_basis`` the ledger's rule (``OrderLedger.set_cost_basis``): the answer is the
+    """Make ``cost_basis`` the ledger's rule (``OrderLedger.analytics.set_cost_basis``): the answer is the
     rule it replaces."""
 
     cost_basis: str
@@ -286,12 +286,12 @@ class SetCostBasis(Request[str], role="admin"):
 
 @request
 class RotateCursorSecret(Request[None], role="admin"):
-    """Replace the secret list cursors are sealed with (``OrderLedger.rotate_cursor_secret``)."""
+    """Replace the secret list cursors are sealed with (``OrderLedger.upkeep.rotate_cursor_secret``)."""
 
 
 @request
 class InitDatabase(Request[list[str]], role="admin"):
-    """Create the schema and, on PostgreSQL, the application role (``OrderLedger.init_database``);
+    """Create the schema and, on PostgreSQL, the application role (``OrderLedger.upkeep.init_database``);
     the password is left out of the request's ``repr``."""
 
     app_role: str | None = None
@@ -304,7 +304,7 @@ class InitDatabase(Request[list[str]], role="admin"):
 
 @request
 class Export(Request[int], role="admin", whole_log=True):
-    """Write a whole table to a file or a binary stream (``OrderLedger.export``); the answer is
+    """Write a whole table to a file or a binary stream (``OrderLedger.analytics.export``); the answer is
     the rows written. Needs ``admin``: it writes a file where the ledger runs."""
 
     table: str
@@ -318,7 +318,7 @@ class Export(Request[int], role="admin", whole_log=True):
 @request
 class ExportLake(Request["LakeReport"], role="admin", whole_log=True):
     """Append to the Parquet lake at ``directory`` what the log holds past its manifest
-    (``OrderLedger.export_lake``). Needs ``admin``: it writes files where the ledger runs."""
+    (``OrderLedger.analytics.export_lake``). Needs ``admin``: it writes files where the ledger runs."""
 
     directory: str | Path
 
@@ -328,7 +328,7 @@ class ExportLake(Request["LakeReport"], role="admin", whole_log=True):
 
 @request
 class CollectorLease(Request[None], role="write"):
-    """Take the collector lease of ``venue``/``account`` (``OrderLedger.collector_lease``)."""
+    """Take the collector lease of ``venue``/``account`` (``OrderLedger.upkeep.collector_lease``)."""
 
     venue: str
     account: str | None
@@ -339,7 +339,7 @@ class CollectorLease(Request[None], role="write"):
 
 @request
 class CollectorHeartbeat(Request[None], role="write"):
-    """Publish a collector's status figures (``OrderLedger.collector_heartbeat``)."""
+    """Publish a collector's status figures (``OrderLedger.upkeep.collector_heartbeat``)."""
 
     venue: str
     account: str | None
@@ -349,7 +349,7 @@ class CollectorHeartbeat(Request[None], role="write"):
 
 @request
 class CollectorRelease(Request[None], role="write"):
-    """Give a collector's lease up (``OrderLedger.collector_release``)."""
+    """Give a collector's lease up (``OrderLedger.upkeep.collector_release``)."""
 
     venue: str
     account: str | None
