@@ -325,6 +325,19 @@ class OrderSpec(BaseModel):
         ),
         Repeat.MUST_MATCH,
     ] = None
+    order_type_inferred: Annotated[
+        bool | None,
+        WHEN_GIVEN,
+        Says(
+            Check.FLAG,
+            "set when `order_type` is left out (a venue's report naming no type): the type is then"
+            " `limit` when `price` is given, else `market`, and a later report stating a conditional"
+            " type of the same pricing refines it"
+            " ([repeated facts](#repeated-facts-completed-or-kept-as-anomalies))",
+        ),
+        Repeat.INFERRED,
+    ] = None
+    """True: the request did not state its type (inferred from its price)."""
 
 
 if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
@@ -527,7 +540,9 @@ class _DetailsAdded(OrderEvent):
     ``created_at``: an earlier venue time of the order's creation than the one recorded (our
     request, reaching the ledger after the venue's report of the order).
     ``external``: False when our own request of an order the ledger first knew from the venue
-    (an external order) arrives: the order is ours, as it is when the request comes first."""
+    (an external order) arrives: the order is ours, as it is when the request comes first.
+    ``order_type``, ``order_type_inferred`` (False) and ``trigger_price``: a report stated the
+    type of an order whose type was only inferred (``Repeat.INFERRED``), and its trigger."""
 
     time_in_force: str | None = None
     parent_id: str | None = None
@@ -536,6 +551,9 @@ class _DetailsAdded(OrderEvent):
     created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
     post_only: Annotated[bool | None, WHEN_GIVEN] = None
     external: Annotated[bool | None, WHEN_GIVEN] = None
+    order_type: Annotated[OrderType | None, WHEN_GIVEN] = None
+    order_type_inferred: Annotated[bool | None, WHEN_GIVEN] = None
+    trigger_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
 
 
 def _added_fields() -> dict[str, Any]:

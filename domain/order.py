@@ -110,6 +110,10 @@ one it holds now last: ``requested_quantity``, then ``quantity``)."""
 _ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
 """The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
+_REFINED = ("trigger_price",)
+"""The terms an order whose inferred type a report refines takes from it where it lacks them."""
+_REFINED_BY = ("order_type", "order_type_inferred", *_REFINED)
+"""What an ``OrderDetailsAdded`` stating an inferred type sets (``Order._refines``)."""
 
 
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
@@ -158,14 +162,27 @@ class Order(FillRules):
         new tags), and a field that may change, are recorded (``OrderDetailsAdded``). Left out
         (None, no tags), a field is not compared. ``reported``: the request names the order by
         another of its names (one of its aliases): a venue's report of the order, whatever its
-        source.
+        source. A repeat whose type is inferred (``order_type_inferred``: a report naming no type)
+        is not compared by its type; one stating the type of an order whose type was only
+        inferred states it, and refines it into a conditional type of the same pricing
+        (:meth:`_refines`), with its trigger price (``OrderDetailsAdded``).
         """
         check_request(spec)
         same_party = not reported and (stamp is None or stamp.source == self.request_source)
         if not same_party:
             self.check_stated(*stated_facts(spec))  # a venue's report of the order
-        differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]
-        added, mismatches = self._compared(spec)
+        refines = self._refines(spec)
+        differences = [
+            name
+            for name in OrderSpec.IDENTITY
+            if getattr(spec, name) != getattr(self, name)
+            and not (name == "order_type" and (spec.order_type_inferred or refines))
+        ]
+        added, mismatches = self._compared(spec, refines)
+        if self.order_type_inferred and not spec.order_type_inferred:
+            added["order_type_inferred"] = False  # the type is stated now (``Repeat.INFERRED``)
+            if refines:
+                added["order_type"] = spec.order_type
         if differences or (mismatches and same_party):
             values = {name: (str(getattr(self, name)), str(getattr(spec, name))) for name in differences}
             raise ClientOrderIdReuseError(
@@ -187,10 +204,24 @@ class Order(FillRules):
             return duplicate("the order was already requested; its differences are already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
 
-    def _compared(self, spec: OrderSpec) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
+    def _refines(self, spec: OrderSpec) -> bool:
+        """Does ``spec`` state the type of an order whose type was only inferred as a conditional
+        type of the same pricing (``Repeat.INFERRED``: a trigger order first seen in a venue's
+        report that names no type, booked ``limit`` or ``market``)?"""
+        return (
+            bool(self.order_type_inferred)
+            and not spec.order_type_inferred
+            and spec.order_type in CONDITIONAL
+            and spec.order_type.priced == self.order_type.priced
+        )
+
+    def _compared(
+        self, spec: OrderSpec, refines: bool = False
+    ) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
         """What a repeat ``spec`` adds to the order or changes (by field), and where it states
         another value than the order's (field, the order's, the repeat's): each compared field
-        (``_COMPARED``) as its ``Repeat`` says."""
+        (``_COMPARED``) as its ``Repeat`` says; ``refines`` (:meth:`_refines`): the trigger
+        terms the refined type states are added where the order lacks them."""
         added: dict[str, Any] = {}
         mismatches: list[tuple[str, Any, Any]] = []
         for name, repeat, held in _COMPARED:
@@ -214,7 +245,9 @@ class Order(FillRules):
                     added[name] = {**new, **other}
             elif theirs in ours:
                 continue
-            elif repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+            elif repeat is Repeat.MAY_CHANGE or (
+                current is None and (repeat is Repeat.MAY_ADD or (refines and name in _REFINED))
+            ):
                 added[name] = theirs
             else:
                 mismatches.append((name, current, theirs))
@@ -247,6 +280,9 @@ class Order(FillRules):
             if isinstance(value, dict):
                 getattr(self, name).update(value)
             elif value is not None:
+                setattr(self, name, value)
+        for name in _REFINED_BY:  # an inferred type stated (``Repeat.INFERRED``)
+            if (value := getattr(event, name)) is not None:
                 setattr(self, name, value)
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:

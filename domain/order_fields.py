@@ -39,6 +39,13 @@ class Repeat(StrEnum):
     added (``OrderDetailsAdded``)."""
     MAY_CHANGE = "may_change"
     """Stated again with another value, the order takes it (``OrderDetailsAdded``)."""
+    INFERRED = "inferred"
+    """The flag saying the order's type was inferred, not stated (``order_type_inferred``: a
+    venue's report that names no type). A repeat whose type is inferred is not compared by its
+    type; an order whose type was only inferred takes the type a later report states when that
+    is a conditional type of the same pricing (a trigger order first seen in a report naming no
+    type), with the trigger price it states (``OrderDetailsAdded``); any other type is another
+    order's, as for ``IDENTITY``."""
     CLEARS = "clears"
     """A flag our own request clears: ``external`` becomes False when our request of an order
     the venue reported first arrives; never set again by a repeat."""

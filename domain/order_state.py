@@ -187,6 +187,7 @@ class ShownOrder:
     instrument: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     side: Annotated[Side, SIDE, REQUESTED, Listed(8)]
     order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED, Listed(1, "ord-type")]
+    order_type_inferred: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED]
     quantity: Annotated[Decimal, DECIMAL, REQUESTED, QUANTITY, Listed(8)]
     price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE, Listed(6)]
     decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]
@@ -306,6 +307,7 @@ class OrderState:
     instrument: str
     side: Side
     order_type: OrderType
+    order_type_inferred: bool | None
     quantity: Decimal
     price: Decimal | None
     decision_price: Decimal | None

@@ -41,6 +41,7 @@ from orderledger.domain.requests import check_display, missing_term
 from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, RESPONDING, RESPONSES, TRADING_STATES
 from orderledger.domain.values import ClientOrderId as ClientOrderIdType
 from orderledger.domain.values import (
+    OrderType,
     format_decimal,
     format_timestamp,
 )
@@ -168,6 +169,13 @@ class _Request(_Message):
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        if self.order_type is None:  # not stated (a venue's report naming no type): inferred
+            object.__setattr__(
+                self, "order_type", OrderType.LIMIT if self.price is not None else OrderType.MARKET
+            )
+            object.__setattr__(self, "order_type_inferred", True)
+        elif not self.order_type_inferred:
+            object.__setattr__(self, "order_type_inferred", None)  # stated: kept as requests were
         if (missing := missing_term(self)) is not None:
             raise InvalidInputError(f"{missing} is required", field=missing)
         check_display(self.quantity, self.display_quantity)
@@ -200,6 +208,8 @@ def _request_field(name: str) -> tuple[Any, Any]:
     or defaulted as the domain's request has it (the order keys as every order message has them)."""
     info = _ORDER_KEYS[name] if name in _ORDER_KEYS else OrderSpec.model_fields[name]
     rule = request_type(name)
+    if name == "order_type":  # left out: not stated, inferred from the price (``_Request._complete``)
+        return rule | None, None
     if info.default_factory is not None:
         return rule, Field(default_factory=info.default_factory)
     if info.is_required():

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.events import OrderDetailsAdded
 from orderledger.infrastructure.adapters.ccxt.orders import order_messages
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.adapters.common import AdapterError
@@ -299,6 +300,69 @@ def test_hyperliquid_triggered_status_records_the_trigger(sqlite_ledger: OrderLe
         "0.6",
         "0.5",
     )
+
+
+OUR_STOP_LIMIT = {
+    "type": "request",
+    "client_order_id": examples.HYPERLIQUID_CLOID,
+    "venue": "hyperliquid",
+    "account": ACCOUNT,
+    "instrument": "BLUR",
+    "side": "buy",
+    "order_type": "stop_limit",
+    "quantity": "20",
+    "price": "0.5",
+    "trigger_price": "0.6",
+    "ts": "2024-05-12T14:21:03.600Z",
+    "source": "strategy",
+}
+"""Our request of the published BLUR stop limit (buy 20, limit 0.5, trigger 0.6), under a cloid."""
+
+
+def test_the_push_of_our_stop_limit_books_its_statuses_and_keeps_its_type(stored_ledger: OrderLedger) -> None:
+    # SQLite and PostgreSQL. Given our stop_limit request
+    booked(stored_ledger, [OUR_STOP_LIMIT])
+    # When orderUpdates pushes it open, then canceled 36.313 s after its placing (1715523663687 ms),
+    # each push naming no orderType
+    pushes = [
+        examples.hyperliquid_stop_limit_push("open", 1715523663687, examples.HYPERLIQUID_CLOID),
+        examples.hyperliquid_stop_limit_push("canceled", 1715523700000, examples.HYPERLIQUID_CLOID),
+    ]
+    booked(stored_ledger, pushes, format="hyperliquid", venue="hyperliquid", account=ACCOUNT)
+    # Then both are applied: accepted as oid 8670487141, then canceled; the order stays stop_limit
+    state = stored_ledger.order(examples.HYPERLIQUID_CLOID)
+    assert (state.status.value, state.venue_order_id, state.reason) == ("canceled", "8670487141", "canceled")
+    assert (state.order_type.value, str(state.price), str(state.trigger_price)) == (
+        "stop_limit",
+        "0.5",
+        "0.6",
+    )
+    assert not state.order_type_inferred and not state.anomalies
+
+
+def test_a_push_first_is_inferred_limit_then_refined_by_the_stated_stop_limit(
+    sqlite_ledger: OrderLedger,
+) -> None:
+    # Given the BLUR stop limit first seen in an orderUpdates push (no orderType): limit at 0.5, inferred
+    route = {"format": "hyperliquid", "venue": "hyperliquid", "account": ACCOUNT}
+    booked(sqlite_ledger, [examples.hyperliquid_stop_limit_push("open", 1715523663687)], **route)
+    first = sqlite_ledger.order("ext-hyperliquid-8670487141")
+    assert (first.order_type.value, str(first.price), first.order_type_inferred) == ("limit", "0.5", True)
+    # When frontendOpenOrders names it "Stop Limit" with triggerPx 0.6
+    booked(sqlite_ledger, [[examples.hyperliquid_stop_limit()]], **route)
+    # Then it is a stop_limit with its trigger, its type stated, and the history says so
+    state = sqlite_ledger.order("ext-hyperliquid-8670487141")
+    assert (state.order_type.value, str(state.price), str(state.trigger_price)) == (
+        "stop_limit",
+        "0.5",
+        "0.6",
+    )
+    assert state.order_type_inferred is False and not state.anomalies
+    events = [e.event for e in sqlite_ledger.history(state.client_order_id)]
+    added = [e for e in events if isinstance(e, OrderDetailsAdded)]
+    assert [(e.order_type, str(e.trigger_price), e.order_type_inferred) for e in added] == [
+        ("stop_limit", "0.6", False)
+    ]
 
 
 def test_fix_exec_type_l_records_the_trigger(sqlite_ledger: OrderLedger) -> None:

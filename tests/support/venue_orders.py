@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from tests.support import ccxt_flows as flows
+from tests.support import hyperliquid_venue
 from tests.support import tradier_examples as tradier
 
 OKX_BTC_SWAP = flows._swap(
@@ -54,6 +55,20 @@ def hyperliquid_stop_limit() -> dict[str, Any]:
     """Hyperliquid's frontendOpenOrders entry quoted by ccxt (a Stop Limit buy of 20 BLUR:
     isTrigger, triggerPx 0.6, limitPx 0.5, no cloid), as the venue sends it."""
     return flows.raw("hyperliquid", "frontend_order_stop_limit")
+
+
+HYPERLIQUID_CLOID = "0x1234567890abcdef1234567890abcdef"
+"""A client order ID for the BLUR stop limit placed by us (derived: the published entry has none;
+a Hyperliquid cloid is a 128-bit hex string)."""
+
+
+def hyperliquid_stop_limit_push(status: str, at: int, cloid: str | None = None) -> dict[str, Any]:
+    """The BLUR stop limit as an ``orderUpdates`` push carries it in ``status`` at ``at`` (ms):
+    the published entry cut to a WsBasicOrder's fields (``hyperliquid_venue.WS_ORDER_FIELDS``:
+    no ``orderType``, no ``triggerPx``), with ``cloid`` when we placed it (derived)."""
+    order = hyperliquid_stop_limit() | {"cloid": cloid}
+    update = {"order": order, "status": status, "statusTimestamp": at}
+    return hyperliquid_venue.Update("orderUpdates", hyperliquid_venue.USER, (update,)).frame()
 
 
 def hyperliquid_stop_limit_ccxt(ccxt_lib: Any) -> dict[str, Any]:

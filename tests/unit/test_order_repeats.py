@@ -184,8 +184,10 @@ COMPARED = {
 @pytest.mark.parametrize("source", ["test", OTHER_PARTY])
 @pytest.mark.parametrize("field", sorted(COMPARED))
 def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: str, source: str) -> None:
-    # Every compared field has its case here (the names, and the flag our request clears, aside)
-    assert set(COMPARED) == {n for n, r in REPEATS.items() if r not in (Repeat.NAMES, Repeat.CLEARS)}
+    # Every compared field has its case here (the names, the flag our request clears and the flag
+    # of an inferred type aside: the inferred type's own cases are below)
+    aside = (Repeat.NAMES, Repeat.CLEARS, Repeat.INFERRED)
+    assert set(COMPARED) == {n for n, r in REPEATS.items() if r not in aside}
     first: dict[str, Any] = {"time_in_force": "GTC", "tags": {"strategy": "mm"}, "parent_id": "P-1"}
     first |= {"decision_price": Decimal(99), "post_only": True, "quote_currency": "USD"}
     first |= {
@@ -276,3 +278,70 @@ OTHER: dict[str, Any] = {
     "contingent_on": "P-0",
 }
 """A value of each new term other than ``COMPARED``'s."""
+
+
+# ---------------------------------------------------------------------- a type not stated
+
+INFERRED_LIMIT = {"order_type_inferred": True}
+"""An order first known from a report naming no type: ``limit`` (it has a price), inferred."""
+STOP_LIMIT = {"order_type": OrderType.STOP_LIMIT, "trigger_price": Decimal(95)}
+
+
+@pytest.mark.parametrize("source", ["test", OTHER_PARTY])
+def test_a_repeat_naming_no_type_is_not_compared_by_type(source: str) -> None:
+    # Given our stop limit (limit 100, trigger 95), acknowledged
+    order = given(accepted(), **STOP_LIMIT)
+    # When a report naming no type states it again (its type inferred: limit, as it has a price)
+    decided = order.request_again(spec(**INFERRED_LIMIT), stamp(5, source))
+    # Then it is a duplicate: the order stays a stop limit
+    assert decided.kind is Outcome.DUPLICATE, decided
+    assert order.order_type is OrderType.STOP_LIMIT
+
+
+def test_a_stated_conditional_type_of_the_same_pricing_refines_an_inferred_one() -> None:
+    # Given an order booked limit at 100 from a report naming no type
+    order = given(accepted(), **INFERRED_LIMIT)
+    # When a venue's report states it a stop limit with its trigger 95
+    decided = order.request_again(spec(**STOP_LIMIT), stamp(5, OTHER_PARTY))
+    # Then the order takes the type and the trigger, its type now stated, recorded as one fact
+    added = only_event(decided, OrderDetailsAdded)
+    assert (added.order_type, added.trigger_price, added.order_type_inferred) == (
+        OrderType.STOP_LIMIT,
+        Decimal(95),
+        False,
+    )
+    assert (order.order_type, order.trigger_price, order.order_type_inferred) == (
+        OrderType.STOP_LIMIT,
+        Decimal(95),
+        False,
+    )
+    # And a report naming no type again changes nothing
+    assert order.request_again(spec(**INFERRED_LIMIT), stamp(6, OTHER_PARTY)).kind is Outcome.DUPLICATE
+
+
+def test_a_stated_type_of_other_pricing_or_a_second_statement_is_another_orders() -> None:
+    # Given an order booked limit from a report naming no type
+    order = given(accepted(), **INFERRED_LIMIT)
+    # When a report states it a stop market (trigger 95): not priced, unlike a limit
+    stop_market = spec(order_type=OrderType.STOP_MARKET, price=None, trigger_price=Decimal(95))
+    error = refused(
+        order, ClientOrderIdReuseError, lambda o: o.request_again(stop_market, stamp(5, OTHER_PARTY))
+    )
+    # Then it is refused as another order's terms (its trigger named beside its type)
+    assert isinstance(error, ClientOrderIdReuseError)
+    assert error.differences == ["order_type", "trigger_price"]
+    # And once a report stated it limit, a stop limit is another order's too
+    stated = only_event(order.request_again(spec(), stamp(6, OTHER_PARTY)), OrderDetailsAdded)
+    assert stated.order_type_inferred is False and stated.order_type is None
+    error = refused(order, ClientOrderIdReuseError, lambda o: o.request_again(spec(**STOP_LIMIT), stamp(7)))
+    assert isinstance(error, ClientOrderIdReuseError)
+    assert error.differences == ["order_type", "trigger_price"]
+
+
+def test_our_request_stating_another_type_is_still_refused() -> None:
+    # Given our stop limit, acknowledged
+    order = given(accepted(), **STOP_LIMIT)
+    # When we send its client order ID again as a limit
+    error = refused(order, ClientOrderIdReuseError, lambda o: o.request_again(spec(), stamp(5)))
+    # Then it is client order ID reuse, naming the type
+    assert isinstance(error, ClientOrderIdReuseError) and error.differences == ["order_type"]

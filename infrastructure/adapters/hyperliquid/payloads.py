@@ -22,7 +22,8 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
 * ``cloid`` is the client order ID. An order without one is an external order keyed by its
   ``oid`` (``ext-<venue>-<oid>``): a ``request`` with ``external: true``.
 * Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market, or the trigger
-  type it names with ``triggerPx``: :func:`order_terms`; quantity ``origSz``; ``tif`` as the
+  type it names with ``triggerPx``: :func:`order_terms`; no ``orderType`` (an orderUpdates
+  push): the type left out, not stated; quantity ``origSz``; ``tif`` as the
   time in force; ``reduceOnly``), ``accepted`` with ``venue_order_id = oid``, then
   ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement, the
   ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open`` and
@@ -400,7 +401,7 @@ class HyperliquidAdapter:
             side=side,
             order_type=order_type,
             quantity=quantity,
-            price=price if order_type in PRICED else None,
+            price=price if order_type in PRICED or order_type is None else None,
             time_in_force=None if tif is None else tif.upper(),
             post_only=None if tif is None else tif.lower() == "alo",  # Alo: add liquidity only
             **terms,
@@ -602,14 +603,15 @@ PRICED = frozenset({"limit", "stop_limit", "take_profit_limit"})
 ``limitPx`` is its slippage bound, not a limit)."""
 
 
-def order_terms(order: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def order_terms(order: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """The ledger's order type of a Hyperliquid order and the request fields it states beyond
     price and time in force: ``trigger_price`` (``triggerPx`` of a trigger order) and
-    ``reduce_only`` (``reduceOnly`` true). A Limit or Market order (or a bare open-orders entry,
-    which names no type) keeps the two plain types: priced by ``limitPx`` unless it says market."""
+    ``reduce_only`` (``reduceOnly`` true). A Limit or Market order keeps the two plain types;
+    an order naming no type (an orderUpdates push, a bare open-orders entry) has None: its type
+    is not stated, and the request leaves it out (the ledger infers it, ``order_type_inferred``)."""
     kind = (text_or_none(order.get("orderType")) or "").lower()
     order_type = TRIGGER_TYPES.get(kind)
-    if order_type is None:
+    if order_type is None and kind:
         market = "market" in kind or positive_text(order.get("limitPx"), "limitPx") is None
         order_type = "market" if market else "limit"
     terms: dict[str, Any] = {}
