@@ -94,10 +94,11 @@ def test_the_request_fields_are_declared_once_in_their_order() -> None:
         name for name in SPEC_FIELDS if name not in keys
     ]
     # And a field the request requires, the message requires; one it defaults, the message
-    # defaults the same way (the order keys, which a request may leave to be derived, apart)
+    # defaults the same way (the order keys, which a request may leave to be derived, and the
+    # order type, which a report may leave unstated to be inferred, apart)
     for name, info in OrderSpec.model_fields.items():
         stated = RequestMessage.model_fields[name]
-        if name in keys:
+        if name in [*keys, "order_type"]:
             assert not stated.is_required()
         else:
             assert stated.is_required() == info.is_required(), name
@@ -223,6 +224,26 @@ def test_each_rule_gives_its_one_line_error(data: dict[str, Any], error: str | N
         parse_message(data)
     assert str(caught.value).startswith(error)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("stated", "expected"),
+    [
+        ({"price": "100"}, ("limit", True)),  # left out, priced: limit, inferred
+        ({}, ("market", True)),  # left out, no price: market, inferred
+        ({"order_type": "limit", "price": "100", "order_type_inferred": False}, ("limit", None)),
+    ],
+)
+def test_a_request_leaving_its_type_out_has_it_inferred(stated: dict[str, Any], expected: Any) -> None:
+    # Given a venue's report of an order, stating its type or not
+    data = {
+        "type": "request", "venue": "hyperliquid", "venue_order_id": "8", "external": True,
+        "account": "a", "instrument": "BLUR", "side": "buy", "quantity": "20", "ts": TS,
+    }  # fmt: skip
+    message = parse_message(data | stated)
+    # Then a type left out is limit when priced, else market, marked inferred; a stated one is not
+    assert isinstance(message, RequestMessage)
+    assert (message.order_type.value, message.order_type_inferred) == expected
 
 
 def test_an_external_request_is_keyed_by_its_venue_order_id() -> None:
