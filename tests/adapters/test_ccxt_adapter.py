@@ -32,7 +32,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reads.view_queries import list_orders, list_trades
 from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.ingest.inbound import inbound
-from orderledger.infrastructure.messages.models import Message
+from orderledger.infrastructure.messages.models import Message, RequestMessage, parse_message
 from tests.support.adapters import Feed, Valid
 
 VENUE = "binance"
@@ -406,8 +406,13 @@ def test_order_types_are_the_ledgers_own(valid: Valid) -> None:
     assert order_type(type="limit_maker") == "limit"
     # A stop's name without its trigger is booked as the plain type it folds to
     assert order_type(type="stop_market", price=None) == "market"
-    assert order_type(type=None, price=64000.0) == "limit"
-    assert order_type(type=None, price=None) == "market"
+    # ccxt's type None (the venue named none): left out, the ledger infers it and marks it so
+    for price, inferred in ((64000.0, "limit"), (None, "market")):
+        request = valid(order_messages(order(type=None, price=price), venue=VENUE, account=ACCOUNT))[0]
+        assert "order_type" not in request
+        read = parse_message(request)
+        assert isinstance(read, RequestMessage)
+        assert (read.order_type.value, read.order_type_inferred) == (inferred, True)
 
 
 def test_no_request_when_the_order_cannot_be_described(valid: Valid) -> None:

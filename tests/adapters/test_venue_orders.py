@@ -340,6 +340,27 @@ def test_the_push_of_our_stop_limit_books_its_statuses_and_keeps_its_type(stored
     assert not state.order_type_inferred and not state.anomalies
 
 
+def test_the_ccxt_push_of_our_stop_limit_keeps_its_type(ccxt_pro: Any, sqlite_ledger: OrderLedger) -> None:
+    # Given our stop_limit request (on ccxt's symbol); when ccxt.pro's watch_orders reads its push
+    # open, then canceled
+    booked(sqlite_ledger, [OUR_STOP_LIMIT | {"instrument": "BLUR/USDC:USDC"}])
+    cloid = examples.HYPERLIQUID_CLOID
+    pushes = [
+        examples.hyperliquid_stop_limit_push_ccxt(ccxt_pro, "open", 1715523663687, cloid),
+        examples.hyperliquid_stop_limit_push_ccxt(ccxt_pro, "canceled", 1715523700000, cloid),
+    ]
+    assert [p["type"] for p in pushes] == [None, None]
+    booked(sqlite_ledger, pushes, format="ccxt", venue="hyperliquid", account=ACCOUNT)
+    # Then both are applied and the order stays stop_limit
+    state = sqlite_ledger.order(cloid)
+    assert (state.status.value, state.order_type.value, str(state.trigger_price)) == (
+        "canceled",
+        "stop_limit",
+        "0.6",
+    )
+    assert not state.anomalies
+
+
 def test_a_push_first_is_inferred_limit_then_refined_by_the_stated_stop_limit(
     sqlite_ledger: OrderLedger,
 ) -> None:

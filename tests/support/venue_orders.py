@@ -71,6 +71,15 @@ def hyperliquid_stop_limit_push(status: str, at: int, cloid: str | None = None) 
     return hyperliquid_venue.Update("orderUpdates", hyperliquid_venue.USER, (update,)).frame()
 
 
+def hyperliquid_stop_limit_push_ccxt(ccxt_pro: Any, status: str, at: int, cloid: str) -> dict[str, Any]:
+    """That push as ccxt.pro's handle_order resolves it for watch_orders (``type`` None: the
+    push names none)."""
+    ws = flows.market(ccxt_pro, "hyperliquid", **HYPERLIQUID_BLUR)
+    client = flows.Recorder()
+    ws.handle_order(client, hyperliquid_stop_limit_push(status, at, cloid))
+    return dict(client.last("order")[-1])
+
+
 def hyperliquid_stop_limit_ccxt(ccxt_lib: Any) -> dict[str, Any]:
     """The same entry as ccxt's parse_order reads it (type limit, triggerPrice and
     stopLossPrice 0.6)."""

@@ -145,6 +145,9 @@ def request_message(
     quantity = positive_text(order.get("amount"), "amount")
     order_type, terms = order_terms(order, rules_for(venue))
     price = positive_text(order.get("price"), "price") if order_type in PRICED else None
+    # ccxt's type None: the venue named none (Hyperliquid's orderUpdates push), so the request
+    # leaves it out and the ledger infers it as order_type_of does (``order_type_inferred``)
+    stated = text_or_none(order.get("type")) is not None or order_type not in ("limit", "market")
     if symbol is None or side not in SIDES or quantity is None:
         return None  # not enough to describe the order: the ack and facts still go through
     if order_type in PRICED and price is None:
@@ -160,7 +163,7 @@ def request_message(
         aliases=aliases,
         instrument=instrument_of(symbol) if instrument_of else symbol,
         side=side,
-        order_type=order_type,
+        order_type=order_type if stated else None,
         quantity=quantity,
         price=price,
         time_in_force=None if tif is None else tif.upper(),
