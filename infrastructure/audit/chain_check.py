@@ -1,12 +1,17 @@
 """The log's hash chain checked: ``verify_chain`` walks the events from the first (or from a
 verified head), recomputing each row's hash from the one before it and, given the mapper, reading
-each payload as if it came from outside and comparing the search columns copied from it.
+each payload as if it came from outside and comparing the search columns copied from it; on a
+long walk, the payloads of its later part in a second process, on another core.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+import pickle
+import subprocess
+import sys
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +66,10 @@ def verify_chain(
     search columns compared with it; ``each`` is then given every event, in log order. The
     table's row count must be the chain's length (a row outside the chain is found). The log is
     read a chunk at a time, ``progress`` told after each (``total``: the log's last position).
+
+    Without ``each``, a walk of ``BESIDE_FROM`` events or more has the payloads of its later
+    part (``SHARE``) checked in a second process while it hashes every row; the first finding of
+    either, in log order, is the one reported, in the same words as a walk alone.
     """
     report = LogChain()
     expected = dict(heads or {})
@@ -76,33 +85,45 @@ def verify_chain(
                 f"event {last} is missing or no longer has the hash {previous.hex()} verified before"
             )
             return report
-    select = (
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
-        " ORDER BY notification_id LIMIT ?"
-    )
-    while report.broken is None:
-        with db.read() as tx:
-            rows = tx.all(select, (last, CHUNK))
-        for row in rows:
-            checked = _check_row(row, expected_id, previous, mapper)
-            if isinstance(checked, str):
-                report.broken = checked
+    beside = _Beside.start(db, mapper, last) if each is None else None
+    broken_at, ahead = 0, False  # the row the walk broke at; whether its own check found it
+    try:
+        while report.broken is None:
+            with db.read() as tx:
+                rows = tx.all(_SELECT, (last, CHUNK))
+            for row in rows:
+                own = mapper if beside is None or not beside.after < row[0] <= beside.upto else None
+                checked = _check_row(row, expected_id, previous, own)
+                if isinstance(checked, str):
+                    report.broken, broken_at, ahead = checked, row[0], True
+                    break
+                position, stored = row[0], bytes(row[-1])
+                previous, expected_id, last = stored, position + 1, position
+                report.events += 1
+                if position in expected and stored.hex() != expected[position]:
+                    head = expected[position]
+                    report.broken = (
+                        f"event {position} has hash {stored.hex()}, not the recorded head {head}:"
+                        " the log was rewritten up to there"
+                    )
+                    broken_at = position
+                    break
+                if each is not None and checked is not None:
+                    each(position, checked)
+            if progress is not None:
+                progress(report.events, max(total - after[0], report.events))
+            if len(rows) < CHUNK:
                 break
-            position, stored = row[0], bytes(row[-1])
-            previous, expected_id, last = stored, position + 1, position
-            report.events += 1
-            if position in expected and stored.hex() != expected[position]:
-                report.broken = (
-                    f"event {position} has hash {stored.hex()}, not the recorded head {expected[position]}:"
-                    " the log was rewritten up to there"
-                )
-                break
-            if each is not None and checked is not None:
-                each(position, checked)
-        if progress is not None:
-            progress(report.events, max(total - after[0], report.events))
-        if len(rows) < CHUNK:
-            break
+    except BaseException:
+        if beside is not None:
+            beside.finding(beside.after)  # the walk's own failure comes first: stopped
+        raise
+    if beside is not None:
+        found = beside.finding(broken_at if report.broken is not None else None)
+        # A payload is checked after its row's place and link, and before its head: as one walk does.
+        if found is not None and (report.broken is None or (found[0], 1) < (broken_at, 0 if ahead else 2)):
+            report.broken, report.events = found[1], found[0] - after[0] - 1
+            return report
     if report.broken is None and last:
         report.head = (last, previous.hex())
     if report.broken is None and expected and last < max(expected):
@@ -124,6 +145,133 @@ def verify_chain(
                 " NULL), inserted around the ledger"
             )
     return report
+
+
+_SELECT = (
+    f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
+    " ORDER BY notification_id LIMIT ?"
+)
+BESIDE_FROM = 40_000
+"""A walk with the mapper and without ``each`` of at least this many events has the payloads of
+its later part checked in a second process, beside its hash walk; a shorter one checks every
+payload itself (the process's start would cost more than it saves)."""
+SHARE = 0.55
+"""The part of such a walk whose payloads the second process checks: the walk itself hashes
+every row, which costs about a third of a payload's check, and checks the rest."""
+
+
+class _Beside:
+    """The payloads of the events after ``after`` up to ``upto`` checked in a second process: a
+    Python of its own (not a fork of a process that may run threads; not multiprocessing's spawn,
+    which runs the caller's main module again), which opens its own connection and reads only
+    rows in the walk's snapshot, which nothing but tampering rewrites, and either reading finds
+    that."""
+
+    def __init__(self, db: Database, mapper: LedgerMapper, after: int, upto: int, process: Any) -> None:
+        self.db, self.mapper, self.after, self.upto, self.process = db, mapper, after, upto, process
+
+    @classmethod
+    def start(cls, db: Database, mapper: LedgerMapper | None, last: int) -> _Beside | None:
+        """The checks started beside a walk from ``last``, if it is long enough (else None)."""
+        if mapper is None or db.url.is_memory:
+            return None
+        with db.read() as tx:
+            upto = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+        if upto - last < BESIDE_FROM:
+            return None
+        after = upto - int((upto - last) * SHARE)
+        try:
+            handed = pickle.dumps((sys.path, db.url, mapper.cipher, mapper.compressor, after, upto))
+            process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+        except Exception:  # a cipher that cannot be handed over, no Python to start: checked here
+            return None
+        assert process.stdin is not None
+        with process.stdin:
+            process.stdin.write(handed)
+        return cls(db, mapper, after, upto, process)
+
+    def finding(self, broken_at: int | None) -> tuple[int, str] | None:
+        """The first payload found wrong (its position and sentence), else None. Once the walk
+        broke at ``broken_at``, at or before the first of these events, none of them comes
+        first, and the process is stopped; should the process fail, the checks are made here."""
+        process = self.process
+        try:
+            if broken_at is not None and broken_at <= self.after:
+                return None
+            answer = process.stdout.read()
+            process.wait()
+            try:
+                kind, found = pickle.loads(answer)
+            except Exception:
+                kind, found = "failed", None
+            if kind != "found":
+                return _first_wrong_payload(self.db, self.mapper, self.after, self.upto)
+            return typing.cast("tuple[int, str] | None", found)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+
+_CHILD = (
+    "import pickle, sys; handed = sys.stdin.buffer.read(); sys.path[:] = pickle.loads(handed)[0];"
+    " from orderledger.infrastructure.audit.chain_check import _check_beside; _check_beside(handed)"
+)
+
+
+def _check_beside(handed: bytes) -> None:
+    """The second process's part (``_Beside``): told what to check on its standard input, it
+    writes ``("found", _first_wrong_payload(…))`` or ``("failed", why)`` to its output."""
+    try:
+        # The second process's own connection: the backends are imported only where one is opened
+        from eventsourcing.persistence import JSONTranscoder
+
+        from orderledger.infrastructure.storage.backends import open_parsed
+
+        _, url, cipher, compressor, after, upto = pickle.loads(handed)
+        mapper = LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=compressor)
+        db = open_parsed(url, create=False)
+        try:
+            answer: tuple[str, Any] = ("found", _first_wrong_payload(db, mapper, after, upto))
+        finally:
+            db.close()
+    except BaseException as error:  # the walk then checks these payloads itself
+        answer = ("failed", f"{type(error).__name__}: {error}")
+    sys.stdout.buffer.write(pickle.dumps(answer))
+    sys.stdout.flush()
+
+
+def _first_wrong_payload(db: Database, mapper: LedgerMapper, after: int, upto: int) -> tuple[int, str] | None:
+    """The first event after ``after`` up to ``upto`` whose payload is wrong: its position and
+    what ``_check_row`` says of it. Its place, its link and a payload stored as other than bytes
+    are the walk's to find."""
+    last = after
+    while last < upto:
+        with db.read() as tx:
+            rows = tx.all(_SELECT, (last, CHUNK))
+        for row in rows:
+            if row[0] > upto:
+                return None
+            values = _values(row)
+            if isinstance(values[4], bytes):
+                checked = _check_payload(row, values, mapper)
+                if isinstance(checked, str):
+                    return row[0], checked
+            last = row[0]
+        if len(rows) < CHUNK:
+            break
+    return None
+
+
+def _values(row: Sequence[Any]) -> list[Any]:
+    """An event row's columns but its hash, the payload as bytes when it was read as a view."""
+    values = list(row[:-1])
+    if isinstance(values[4], memoryview):
+        values[4] = bytes(values[4])
+    return values
 
 
 # The columns copied from an event's payload so that searches need not decode it.
@@ -156,9 +304,7 @@ def _check_row(
     position = row[0]
     if position != expected_id:
         return f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
-    values = list(row[:-1])
-    if isinstance(values[4], memoryview):
-        values[4] = bytes(values[4])
+    values = _values(row)
     if not isinstance(values[4], bytes):
         return (
             f"event {position} ({row[5]} of {row[6]!r}) has its payload stored as"
@@ -171,6 +317,15 @@ def _check_row(
         )
     if mapper is None:
         return None
+    return _check_payload(row, values, mapper, fast)
+
+
+def _check_payload(
+    row: Sequence[Any], values: list[Any], mapper: LedgerMapper, fast: bool = True
+) -> str | OrderEvent:
+    """What is wrong with an event row's payload (bytes, in ``values``, the row's columns but
+    its hash): a sentence, else its event."""
+    position = row[0]
     if fast:
         searched = tuple(values[_FIRST_SEARCHED : _FIRST_SEARCHED + len(_SEARCH_COLUMNS)])
         event = fast_event(mapper, row[3], values[4], row[1], row[2], searched)
