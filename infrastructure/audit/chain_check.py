@@ -163,9 +163,10 @@ every row, which costs about a third of a payload's check, and checks the rest."
 class _Beside:
     """The payloads of the events after ``after`` up to ``upto`` checked in a second process: a
     Python of its own (not a fork of a process that may run threads; not multiprocessing's spawn,
-    which runs the caller's main module again), which opens its own connection and reads only
-    rows in the walk's snapshot, which nothing but tampering rewrites, and either reading finds
-    that."""
+    which runs the caller's main module again), handed the database's URL and the cipher through
+    a pipe (never its command line). It opens its own connection and reads only events the
+    walk's snapshot holds, which the ledger never rewrites: a row tampered with meanwhile is
+    found by the one reading or the other."""
 
     def __init__(self, db: Database, mapper: LedgerMapper, after: int, upto: int, process: Any) -> None:
         self.db, self.mapper, self.after, self.upto, self.process = db, mapper, after, upto, process
@@ -181,16 +182,25 @@ class _Beside:
             return None
         after = upto - int((upto - last) * SHARE)
         try:
-            handed = pickle.dumps((sys.path, db.url, mapper.cipher, mapper.compressor, after, upto))
+            handed = pickle.dumps(sys.path) + pickle.dumps(
+                (db.url, mapper.cipher, mapper.compressor, after, upto)
+            )
             process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                [sys.executable, "-c", _CHILD],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # its failure is answered by checking here
             )
         except Exception:  # a cipher that cannot be handed over, no Python to start: checked here
             return None
-        assert process.stdin is not None
-        with process.stdin:
-            process.stdin.write(handed)
-        return cls(db, mapper, after, upto, process)
+        beside, pipe = cls(db, mapper, after, upto, process), typing.cast("typing.IO[bytes]", process.stdin)
+        try:
+            with pipe:
+                pipe.write(handed)
+        except OSError:  # it ended at once: checked here
+            beside.finding(after)
+            return None
+        return beside
 
     def finding(self, broken_at: int | None) -> tuple[int, str] | None:
         """The first payload found wrong (its position and sentence), else None. Once the walk
@@ -217,12 +227,13 @@ class _Beside:
 
 
 _CHILD = (
-    "import pickle, sys; handed = sys.stdin.buffer.read(); sys.path[:] = pickle.loads(handed)[0];"
-    " from orderledger.infrastructure.audit.chain_check import _check_beside; _check_beside(handed)"
+    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer);"
+    " from orderledger.infrastructure.audit.chain_check import _check_beside;"
+    " _check_beside(pickle.load(sys.stdin.buffer))"
 )
 
 
-def _check_beside(handed: bytes) -> None:
+def _check_beside(handed: tuple[Any, ...]) -> None:
     """The second process's part (``_Beside``): told what to check on its standard input, it
     writes ``("found", _first_wrong_payload(…))`` or ``("failed", why)`` to its output."""
     try:
@@ -231,7 +242,7 @@ def _check_beside(handed: bytes) -> None:
 
         from orderledger.infrastructure.storage.backends import open_parsed
 
-        _, url, cipher, compressor, after, upto = pickle.loads(handed)
+        url, cipher, compressor, after, upto = handed
         mapper = LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=compressor)
         db = open_parsed(url, create=False)
         try:
