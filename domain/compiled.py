@@ -16,7 +16,29 @@ be an identifier), never of values, which go in by reference.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NoneOr:
+    """A form that keeps None and converts any other value by ``form``. Called, it is that
+    function; in a function made here it is written out (``None if x is None else form(x)``), so
+    a value left None, as most of an order's optional terms are, costs no call at all."""
+
+    form: Callable[[Any], Any]
+
+    def __call__(self, value: Any) -> Any:
+        return None if value is None else self.form(value)
+
+
+def _applied(at: int, convert: Callable[[Any], Any], value: str, scope: dict[str, Any]) -> str:
+    """The source of ``value`` through ``convert`` (held in ``scope`` as ``c<at>``)."""
+    if isinstance(convert, NoneOr):
+        scope[f"c{at}"] = convert.form
+        return f"(None if (x{at} := {value}) is None else c{at}(x{at}))"
+    scope[f"c{at}"] = convert
+    return f"c{at}({value})"
 
 
 def _compiled(name: str, source: str, scope: dict[str, Any]) -> Any:
@@ -37,8 +59,7 @@ def assigner(
             raise ValueError(f"not a field name: {field!r}")
         value = f"given[{field!r}]" if by_name else f"given[{at}]"
         if convert is not None:
-            scope[f"c{at}"] = convert
-            value = f"c{at}({value})"
+            value = _applied(at, convert, value, scope)
         body.append(f"    target.{field} = {value}\n")
     source = f"def {name}(target, given):\n" + ("".join(body) or "    pass\n")
     made: Callable[[Any, Any], None] = _compiled(name, source, scope)
@@ -53,15 +74,11 @@ def converter(
     scope: dict[str, Any] = {}
     items = []
     for at, form in enumerate(forms):
-        if form is None:
-            items.append(f"v[{at}]")
-        else:
-            scope[f"f{at}"] = form
-            items.append(f"f{at}(v[{at}])")
+        items.append(f"v[{at}]" if form is None else _applied(at, form, f"v[{at}]", scope))
     made: Callable[[Sequence[Any]], tuple[Any, ...]] = _compiled(
         name, f"def {name}(v):\n    return ({', '.join(items)}{',' if len(items) == 1 else ''})\n", scope
     )
     return made
 
 
-__all__ = ["assigner", "converter"]
+__all__ = ["NoneOr", "assigner", "converter"]

@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
-from orderledger.domain.compiled import assigner
+from orderledger.domain.compiled import NoneOr, assigner
 from orderledger.domain.events import (
     FillCorrected,
     OrderAmended,
@@ -48,32 +48,16 @@ E = TypeVar("E", bound=OrderEvent)
 _M = TypeVar("_M")
 
 
-def _opt_str(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)
-
-
-def _opt_decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
+_opt_str = NoneOr(format_decimal)
+_opt_decimal = NoneOr(Decimal)
+_opt_bool = NoneOr(bool)
+_opt_time_str = NoneOr(format_timestamp)
+_opt_time = NoneOr(parse_timestamp)
+_opt_list = NoneOr(list)
 
 
 def _same(value: Any) -> Any:
     return value
-
-
-def _opt_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _opt_time_str(value: datetime | None) -> str | None:
-    return None if value is None else format_timestamp(value)
-
-
-def _opt_time(value: str | None) -> datetime | None:
-    return None if value is None else parse_timestamp(value)
-
-
-def _opt_list(value: Any) -> list[Any] | None:
-    return None if value is None else list(value)
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from orderledger.domain.compiled import converter
+from orderledger.domain.compiled import NoneOr, converter
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderMerged, OrderRequested
 from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
@@ -116,9 +116,9 @@ _COLUMN_FORMS: dict[Kind, Any] = {
     PLAIN: None,
     INTEGER: None,
     FLAG: int,  # True and False as 1 and 0
-    OPTIONAL_FLAG: lambda flag: None if flag is None else int(flag),
+    OPTIONAL_FLAG: NoneOr(int),
     TEXTS: _json_list,
-    OPTIONAL_TEXTS: lambda values: None if values is None else _json_list(values),
+    OPTIONAL_TEXTS: NoneOr(_json_list),
     NAMED: _json_map,
     AMEND_TARGET: _target_text,
     FILLS: _fills_text,

@@ -123,23 +123,38 @@ def _event_reader(
         return lambda originator_id, version, state: None  # not an event: nothing stored to read
     body = names[len(HEADER) :]
     scope: dict[str, Any] = {}
-    values = []
-    for at, name in enumerate(body):
-        value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
-        if name in readers:
-            scope[f"read{at}"] = readers[name]
-            values.append(f"{name!r}: None if (v := {value}) is None else read{at}(v)")
-        else:
-            values.append(f"{name!r}: {value}")
+
+    def display(given: bool) -> str:
+        # The event's fields as one dictionary display; ``given``: the fields stored only when
+        # given may be there (each looked up), else none is (each None, not looked up).
+        values = []
+        for at, name in enumerate(body):
+            if name in when_given and not given:
+                values.append(f"{name!r}: None")
+                continue
+            value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
+            if name in readers:
+                scope[f"read{at}"] = readers[name]
+                values.append(f"{name!r}: None if (v := {value}) is None else read{at}(v)")
+            else:
+                values.append(f"{name!r}: {value}")
+        return "{'originator_id': originator_id, 'originator_version': version, " + ", ".join(values) + "}"
+
     size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
+    # Most requests state none of the fields stored only when given: a state of the other
+    # fields' number is read without looking each of those up (a state of that size missing one
+    # of the others while holding one of them fails its lookup: the general path reads it).
     source = (
         "def read(originator_id, version, s):\n"
+        f"    if len(s) == {len(body) - len(when_given)}:\n"
+        "        try:\n"
+        f"            return {display(False)}\n"
+        "        except KeyError:\n"
+        "            return None\n"
         f"    if len(s) != {size}:\n"
         "        return None\n"
         "    try:\n"
-        "        return {'originator_id': originator_id, 'originator_version': version, "
-        + ", ".join(values)
-        + "}\n"
+        f"        return {display(True)}\n"
         "    except KeyError:\n"
         "        return None\n"
     )
