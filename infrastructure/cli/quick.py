@@ -28,7 +28,13 @@ import orjson
 
 from orderledger.infrastructure.cli import quick_table as known
 from orderledger.infrastructure.cli.json_out import json_array
-from orderledger.infrastructure.storage.early_check import DEFAULT_URL, URL_VARIABLE, split_url, sqlite_target
+from orderledger.infrastructure.storage.early_check import (
+    DEFAULT_URL,
+    URL_VARIABLE,
+    split_url,
+    sqlite_target,
+    unwritable,
+)
 
 _FORMS: dict[str | None, Callable[[Any], Any] | None] = {None: None, "bool": bool, "json": orjson.loads}
 """What turns a stored value into its JSON form, by the name ``quick_table`` gives it."""
@@ -46,7 +52,9 @@ def answer(args: Sequence[str]) -> int | None:
     target = sqlite_target(url or os.environ.get(URL_VARIABLE) or DEFAULT_URL)
     if target is None or target[1] or not target[0] or not os.path.isfile(target[0]):
         return None
-    if not _may_write_beside(target[0]):
+    if unwritable(target[0]):
+        # SQLite would create the -wal and -shm files this user may not leave: the command line
+        # reads such a ledger without writing beside it.
         return None
     try:
         rows = _orders(target[0], open_only)
@@ -62,15 +70,6 @@ def answer(args: Sequence[str]) -> int | None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0
-
-
-def _may_write_beside(path: str) -> bool:
-    """Whether this user may write the file and its directory. SQLite reads a WAL ledger through
-    its -wal and -shm files and creates them when missing: a user who may not write them is left
-    to the command line, which reads such a file without writing anything beside it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    effective = os.access in os.supports_effective_ids
-    return all(os.access(p, os.W_OK, effective_ids=effective) for p in (path, folder))
 
 
 def _orders_request(given: Sequence[str]) -> bool | None:

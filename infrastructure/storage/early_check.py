@@ -216,6 +216,28 @@ def _stop_all() -> None:
         _STARTED.popitem()[1].stop()
 
 
+def _may_write(path: str) -> bool:
+    """Whether this process may write ``path`` (a file or a directory), by the kernel's own
+    permission check of its effective user (root without the capability to override included)."""
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def unwritable(path: str) -> str:
+    """Why this process cannot write the database file at ``path`` and the -wal and -shm files
+    SQLite keeps beside it, or "" when it can (or there is no file)."""
+    if not os.path.exists(path):
+        return ""
+    folder = os.path.dirname(os.path.abspath(path))
+    with suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "its file system is mounted read-only"
+    if not _may_write(path):
+        return "this user may not write the file"
+    if not _may_write(folder):
+        return f"this user may not write its directory {folder!r}"
+    return ""
+
+
 __all__ = [
     "DEFAULT_URL",
     "SOUND_SUFFIX",
@@ -228,5 +250,6 @@ __all__ = [
     "start",
     "start_for_command",
     "take",
+    "unwritable",
     "wal_frames",
 ]

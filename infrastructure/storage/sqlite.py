@@ -42,6 +42,7 @@ from orderledger.infrastructure.storage.early_check import (
     fingerprint,
     known_sound,
     take,
+    unwritable,
     wal_frames,
 )
 from orderledger.infrastructure.storage.file_guard import FileGuard, file_state, identity, new_stamp
@@ -289,28 +290,6 @@ class SqliteTx:
             if _sqlite_fault(error) is not None:
                 self.fault = error
             raise
-
-
-def _may_write(path: str) -> bool:
-    """Whether this process may write ``path`` (a file or a directory), by the kernel's own
-    permission check of its effective user (root without the capability to override included)."""
-    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
-
-
-def unwritable(path: str) -> str:
-    """Why this process cannot write the database file at ``path`` and the -wal and -shm files
-    SQLite keeps beside it, or "" when it can (or there is no file)."""
-    if not os.path.exists(path):
-        return ""
-    folder = os.path.dirname(os.path.abspath(path))
-    with contextlib.suppress(OSError):
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return "its file system is mounted read-only"
-    if not _may_write(path):
-        return "this user may not write the file"
-    if not _may_write(folder):
-        return f"this user may not write its directory {folder!r}"
-    return ""
 
 
 def record_sound(path: str) -> None:
