@@ -12,20 +12,23 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from orderledger.domain.order_fields import Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.values import (
     ClientOrderId,
+    Contingency,
     DecimalStr,
     Liquidity,
     OrderType,
     Side,
     Status,
     TradeId,
+    TrailingOffsetType,
+    TriggerReference,
     UtcTime,
     VenueOrderId,
 )
@@ -124,7 +127,14 @@ class OrderSpec(BaseModel):
         Repeat.IDENTITY,
     ]
     side: Annotated[Side, Says(Check.CHOICE, f"direction{_STATED}"), Repeat.IDENTITY]
-    order_type: Annotated[OrderType, Says(Check.CHOICE, "how the order is priced"), Repeat.IDENTITY]
+    order_type: Annotated[
+        OrderType,
+        Says(
+            Check.CHOICE,
+            "how the order is priced and what sets it working ([order types](#order-types-and-their-terms))",
+        ),
+        Repeat.IDENTITY,
+    ]
     quantity: Annotated[
         DecimalStr,
         Says(
@@ -138,8 +148,8 @@ class OrderSpec(BaseModel):
         DecimalStr | None,
         Says(
             Check.FIGURE,
-            "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
-            " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+            "`request`: limit price (required for `limit`, `stop_limit`, `take_profit_limit`). `fill`:"
+            " execution price. `amend_*`: new limit price. `fill_corrected`: corrected price",
         ),
         Repeat.MUST_MATCH,
     ] = None
@@ -226,6 +236,95 @@ class OrderSpec(BaseModel):
     ] = None
     """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
     than let it take); None: the request did not say."""
+    trigger_price: Annotated[
+        DecimalStr | None,
+        WHEN_GIVEN,
+        Says(
+            Check.FIGURE,
+            "the price that sets a conditional order working (required for `stop_market`, `stop_limit`,"
+            " `take_profit_market`, `take_profit_limit`; a `trailing_stop`'s activation price). `triggered`:"
+            " the price that fired it",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
+    """Must match: a repeat of our own request states it as requested, an amendment changes it."""
+    trigger_reference: Annotated[
+        TriggerReference | None,
+        WHEN_GIVEN,
+        Says(Check.CHOICE, "the price the trigger watches, where the venue says"),
+        Repeat.MAY_ADD,
+    ] = None
+    """May be added: a venue's report states it where our request left it to the venue's default."""
+    trailing_offset: Annotated[
+        DecimalStr | None,
+        WHEN_GIVEN,
+        Says(Check.FIGURE, "a `trailing_stop`'s distance from the best price (required for it)"),
+        Repeat.MUST_MATCH,
+    ] = None
+    trailing_offset_type: Annotated[
+        TrailingOffsetType | None,
+        WHEN_GIVEN,
+        Says(Check.CHOICE, "how `trailing_offset` is stated; left out: `price`"),
+        Repeat.MUST_MATCH,
+    ] = None
+    reduce_only: Annotated[
+        bool | None,
+        WHEN_GIVEN,
+        Says(
+            Check.FLAG,
+            "the order may only shrink the position: risk never counts it as growing one. Left out:"
+            " the request did not say",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
+    """Must match: what risk judged the order by; another value is another order's terms."""
+    display_quantity: Annotated[
+        DecimalStr | None,
+        WHEN_GIVEN,
+        Says(Check.FIGURE, "an iceberg's visible part, at most `quantity`; the rest is hidden"),
+        Repeat.MAY_ADD,
+    ] = None
+    """May be added: a venue may report the visible part our request left out."""
+    expire_at: Annotated[
+        UtcTime | None,
+        WHEN_GIVEN,
+        Says(Check.TIMESTAMP, "when a good-till-date order expires (the venue's `expired` records it)"),
+        Repeat.MUST_MATCH,
+    ] = None
+    group_id: Annotated[
+        str | None,
+        WHEN_GIVEN,
+        Says(
+            Check.IDENTIFIER,
+            "the order list (OCO, OTO, bracket) the order belongs to; queried with `orders --group G`",
+        ),
+        Repeat.MAY_ADD,
+    ] = None
+    """May be added: a venue names its order lists when it reports them."""
+    contingency: Annotated[
+        Contingency | None,
+        WHEN_GIVEN,
+        Says(Check.CHOICE, "how the order is linked to its group: `oco`, `oto` or `bracket`"),
+        Repeat.MAY_ADD,
+    ] = None
+    linked_ids: Annotated[
+        list[ClientOrderId] | None,
+        WHEN_GIVEN,
+        Says(
+            Check.IDENTIFIERS,
+            "client order IDs of the order's OCO siblings: when one fills, this one is canceled",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
+    contingent_on: Annotated[
+        ClientOrderId | None,
+        WHEN_GIVEN,
+        Says(
+            Check.IDENTIFIER,
+            "client order ID of the order whose fill activates this one (an OTO's or bracket's parent)",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
 
 
 if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
@@ -295,9 +394,19 @@ class OrderCancelRequested(OrderEvent):
 
 
 class OrderCanceled(OrderEvent):
-    """The venue canceled the order; leaves become zero."""
+    """The venue canceled the order; leaves become zero. ``canceled_by``: the client order ID of
+    the sibling (OCO, bracket leg) whose fill caused the cancel, when the report says so."""
 
     reason: str | None = None
+    canceled_by: Annotated[ClientOrderId | None, WHEN_GIVEN] = None
+
+
+class OrderTriggered(OrderEvent):
+    """The venue reports a conditional order's trigger fired (a stop, a take-profit, a trailing
+    stop): the order stays open, working as its market or limit order. ``trigger_price``: the
+    price that fired it, when the venue states it."""
+
+    trigger_price: DecimalStr | None = None
 
 
 class OrderReinstated(OrderEvent):
@@ -407,7 +516,7 @@ class FillDetailsAdded(OrderEvent):
     reason: str | None = None
 
 
-class OrderDetailsAdded(OrderEvent):
+class _DetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
     It carries each field of the request that a repeat may add or change (``OrderSpec``'s
@@ -427,6 +536,38 @@ class OrderDetailsAdded(OrderEvent):
     created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
     post_only: Annotated[bool | None, WHEN_GIVEN] = None
     external: Annotated[bool | None, WHEN_GIVEN] = None
+
+
+def _added_fields() -> dict[str, Any]:
+    """The fields a repeat may add or change (``OrderSpec``'s ``CHANGES``) that ``_DetailsAdded``
+    does not declare, each as its request declares it, stored only when given: what a field added
+    to ``OrderSpec`` with such a marker gives ``OrderDetailsAdded``, in ``OrderSpec``'s order."""
+    added: dict[str, Any] = {}
+    for name, repeat in field_markers(OrderSpec, Repeat).items():
+        if repeat not in CHANGES or name in _DetailsAdded.model_fields:
+            continue
+        info = OrderSpec.model_fields[name]
+        if WHEN_GIVEN not in info.metadata:  # a stored event's bytes would change: refused
+            raise TypeError(f"OrderSpec.{name} may be added by a repeat, so it must be WHEN_GIVEN")
+        added[name] = (Annotated[info.annotation, WHEN_GIVEN], None)
+    return added
+
+
+if TYPE_CHECKING:
+
+    class OrderDetailsAdded(_DetailsAdded):
+        """What a later report of the order added (``_DetailsAdded``, and ``_added_fields``)."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    OrderDetailsAdded = create_model(
+        "OrderDetailsAdded",
+        __base__=_DetailsAdded,
+        __module__=__name__,
+        __doc__=_DetailsAdded.__doc__,
+        **_added_fields(),
+    )
 
 
 class AnomalyRecorded(OrderEvent):
@@ -644,6 +785,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     LimitCleared,
     TradingStateSet,
     BreachRecorded,
+    OrderTriggered,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

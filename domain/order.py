@@ -52,6 +52,7 @@ from orderledger.domain.events import (
     OrderRequested,
     OrderRestated,
     OrderSpec,
+    OrderTriggered,
 )
 from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule
@@ -69,8 +70,8 @@ from orderledger.domain.order_state import (
 )
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
+    CONDITIONAL,
     UNACCEPTED,
-    OrderType,
     Side,
     Status,
     format_decimal,
@@ -196,7 +197,7 @@ class Order(FillRules):
             theirs = getattr(spec, name)
             if theirs is None or theirs == {}:
                 continue  # left out: not stated
-            if name == "price" and self.order_type is not OrderType.LIMIT:
+            if name == "price" and not self.order_type.priced:
                 continue  # a market order's reported price is its average
             ours = [getattr(self, attribute) for attribute in held]
             current = ours[-1]
@@ -336,19 +337,43 @@ class Order(FillRules):
         if self.base_status.is_open:  # after the order ended: a request that lost the race
             self.pending_cancel = True
 
-    def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
-        """The venue canceled the order."""
+    def cancel(self, stamp: Stamp, reason: str | None = None, canceled_by: str | None = None) -> Decision:
+        """The venue canceled the order (``canceled_by``: the sibling whose fill caused it)."""
         self._check(OrderCanceled)
         if (early := self._early(OrderCanceled)) is not None:
             return early
-        return self._record(OrderCanceled, stamp, reason=reason)
+        return self._record(OrderCanceled, stamp, reason=reason, canceled_by=canceled_by)
 
     def _on_canceled(self, event: OrderCanceled) -> None:
         if self.base_status.is_terminal:
             return  # filled outranks canceled; an ended order stays as it ended
         self.base_status = Status.CANCELED
         self.reason = event.reason
+        self.canceled_by = event.canceled_by
         self._clear_pending()
+
+    def trigger(self, stamp: Stamp, trigger_price: Decimal | None = None) -> Decision:
+        """The venue reports the order's trigger fired: a conditional order (``CONDITIONAL``)
+        works from now as its market or limit order; any other is refused."""
+        if self.order_type not in CONDITIONAL:
+            raise InvalidTransitionError(
+                self.client_order_id,
+                "triggered",
+                self.status.value,
+                f"a {self.order_type.value} order has no trigger",
+            )
+        self._check(OrderTriggered)
+        if (early := self._early(OrderTriggered)) is not None:
+            return early
+        if self.triggered_at is not None:
+            return duplicate("already triggered")
+        return self._record(OrderTriggered, stamp, trigger_price=trigger_price)
+
+    def _on_triggered(self, event: OrderTriggered) -> None:
+        if self.triggered_at is None or event.ts_event < self.triggered_at:
+            self.triggered_at = event.ts_event
+        if self.base_status in (Status.REQUESTED, Status.HELD):
+            self.base_status = Status.ACCEPTED  # the venue works it: it has accepted it
 
     def reinstate(self, stamp: Stamp, canceled_at: datetime, reason: str | None = None) -> Decision:
         """Withdraw the closure at ``canceled_at`` (venue time): the caller decides it against
@@ -539,6 +564,7 @@ class Order(FillRules):
         OrderAmended: _on_amended,
         OrderAmendRejected: _on_amend_rejected,
         OrderExpired: _on_expired,
+        OrderTriggered: _on_triggered,
         OrderRestated: _on_restated,
         OrderRequested: _on_requested,
     }

@@ -61,6 +61,10 @@ class Check(StrEnum):
     """An object of name → string identifier."""
     CHOICE = "choice"
     """One of the field's enumeration's values, in any case."""
+    TIMESTAMP = "timestamp"
+    """A time, as ``ts`` is given: ISO 8601 with ``Z`` or an offset."""
+    IDENTIFIERS = "identifiers"
+    """A non-empty list of string identifiers."""
 
 
 @dataclass(frozen=True, slots=True)

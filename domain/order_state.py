@@ -64,6 +64,18 @@ def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _opt_time_str(value: datetime | None) -> str | None:
+    return None if value is None else format_timestamp(value)
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return None if value is None else parse_timestamp(value)
+
+
+def _opt_list(value: Any) -> list[Any] | None:
+    return None if value is None else list(value)
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Kind:
     """How one of the order's values is shown (JSON-ready: ``snapshot``, stored state) and read
@@ -127,6 +139,10 @@ NAMED = Kind("named", dict, dict, dict)
 DECIMAL = Kind("decimal", format_decimal, Decimal)
 OPTIONAL_DECIMAL = Kind("optional_decimal", _opt_str, _opt_decimal)
 TIME = Kind("time", format_timestamp, parse_timestamp)
+OPTIONAL_TIME = Kind("optional_time", _opt_time_str, _opt_time)
+"""A time, or None: not stated."""
+OPTIONAL_TEXTS = Kind("optional_texts", _opt_list, _opt_list, _opt_list)
+"""A list of texts (a copy), or None: not stated."""
 IDENTIFIER = Kind("identifier", str, UUID)
 SIDE = Kind("side", TEXT.__getitem__, Side)
 ORDER_TYPE = Kind("order_type", TEXT.__getitem__, OrderType)
@@ -179,6 +195,21 @@ class ShownOrder:
     post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2, "post-only")]
     """As requested (None: the request did not say); a later report of an order whose request
     did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
+    trigger_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]
+    trigger_reference: Annotated[str | None, PLAIN, REQUESTED]
+    trailing_offset: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED]
+    trailing_offset_type: Annotated[str | None, PLAIN, REQUESTED]
+    reduce_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED]
+    display_quantity: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, QUANTITY]
+    expire_at: Annotated[datetime | None, OPTIONAL_TIME, REQUESTED]
+    group_id: Annotated[str | None, PLAIN, REQUESTED]
+    contingency: Annotated[str | None, PLAIN, REQUESTED]
+    linked_ids: Annotated[tuple[str, ...] | None, OPTIONAL_TEXTS, REQUESTED]
+    contingent_on: Annotated[str | None, PLAIN, REQUESTED]
+    triggered_at: Annotated[datetime | None, OPTIONAL_TIME]
+    """The venue time its trigger fired (``OrderTriggered``); None: not triggered (or not conditional)."""
+    canceled_by: Annotated[str | None, PLAIN]
+    """The sibling whose fill caused the order's cancel (``OrderCanceled.canceled_by``)."""
     status: Annotated[Status, DERIVED_STATUS, Listed(9)]
     filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5, "filled")]
     leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY, Listed(1, "leaves")]
@@ -280,6 +311,17 @@ class OrderState:
     decision_price: Decimal | None
     time_in_force: str | None
     post_only: bool | None
+    trigger_price: Decimal | None
+    trigger_reference: str | None
+    trailing_offset: Decimal | None
+    trailing_offset_type: str | None
+    reduce_only: bool | None
+    display_quantity: Decimal | None
+    expire_at: datetime | None
+    group_id: str | None
+    contingency: str | None
+    linked_ids: list[str] | None
+    contingent_on: str | None
     requested_quantity: Decimal
     requested_price: Decimal | None
     quote_currency: str | None
@@ -308,6 +350,8 @@ class OrderState:
         self.seen: set[str] = set()
         self.reason: str | None = None
         self.merged_into: str | None = None
+        self.triggered_at: datetime | None = None
+        self.canceled_by: str | None = None
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
         self.recorded_at: datetime = event.ts_recorded

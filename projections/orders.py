@@ -37,6 +37,7 @@ from orderledger.domain.order_state import (
     KEPT,
     NAMED,
     OPTIONAL_FLAG,
+    OPTIONAL_TEXTS,
     PLAIN,
     SHOWN,
     TEXTS,
@@ -63,6 +64,11 @@ def _loads(text: str) -> Any:
     return orjson.loads(text)
 
 
+def _loads_or_none(text: str | None) -> Any:
+    """A list or mapping from its JSON text; NULL (not stated) as None."""
+    return None if text is None else _loads(text)
+
+
 OPEN_SHOWN = "open_shown"
 """The column holding an open order's snapshot columns as one JSON array (NULL once closed)."""
 
@@ -71,6 +77,7 @@ _DECODERS: dict[Kind, Any] = {
     NAMED: _loads,
     FLAG: bool,
     OPTIONAL_FLAG: OPTIONAL_FLAG.read,
+    OPTIONAL_TEXTS: _loads_or_none,
     AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
     FILLS: orjson.loads,
 }
@@ -116,6 +123,7 @@ _COLUMN_FORMS: dict[Kind, Any] = {
     FLAG: int,  # True and False as 1 and 0
     OPTIONAL_FLAG: lambda flag: None if flag is None else int(flag),
     TEXTS: _json_list,
+    OPTIONAL_TEXTS: lambda values: None if values is None else _json_list(values),
     NAMED: _json_map,
     AMEND_TARGET: _target_text,
     FILLS: _fills_text,

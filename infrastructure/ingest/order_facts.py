@@ -28,6 +28,7 @@ from orderledger.domain.events import (
     OrderReinstated,
     OrderRejected,
     OrderSpec,
+    OrderTriggered,
 )
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import SPEC_FIELDS, Order, spec_values
@@ -48,6 +49,7 @@ from orderledger.infrastructure.messages.models import (
     ReinstatedMessage,
     RejectedMessage,
     RequestMessage,
+    TriggeredMessage,
 )
 
 
@@ -106,7 +108,7 @@ def _cancel_requested(
 
 
 def _canceled(check: IdentityCheck, order: Order, message: CanceledMessage, stamp: Stamp) -> Decision:
-    return order.cancel(stamp, message.reason)
+    return order.cancel(stamp, message.reason, message.canceled_by)
 
 
 def _reinstated(check: IdentityCheck, order: Order, message: ReinstatedMessage, stamp: Stamp) -> Decision:
@@ -142,6 +144,10 @@ def _expired(check: IdentityCheck, order: Order, message: ExpiredMessage, stamp:
     return order.expire(stamp, message.reason)
 
 
+def _triggered(check: IdentityCheck, order: Order, message: TriggeredMessage, stamp: Stamp) -> Decision:
+    return order.trigger(stamp, message.trigger_price)
+
+
 def _fill_busted(check: IdentityCheck, order: Order, message: FillBustedMessage, stamp: Stamp) -> Decision:
     return order.bust_fill(stamp, message.trade_id, message.reason)
 
@@ -167,6 +173,7 @@ ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
     AmendedMessage: _amended,
     AmendRejectedMessage: _amend_rejected,
     ExpiredMessage: _expired,
+    TriggeredMessage: _triggered,
     FillBustedMessage: _fill_busted,
     FillCorrectedMessage: _fill_corrected,
 }
@@ -185,6 +192,7 @@ FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     AmendedMessage: OrderAmended,
     AmendRejectedMessage: OrderAmendRejected,
     ExpiredMessage: OrderExpired,
+    TriggeredMessage: OrderTriggered,
     FillBustedMessage: FillBusted,
     FillCorrectedMessage: FillCorrected,
 }

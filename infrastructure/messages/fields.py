@@ -226,6 +226,25 @@ _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_
 _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
 
+
+def _identifiers(value: Any, info: ValidationInfo) -> list[str]:
+    name = _name(info)
+    if not isinstance(value, list) or not value:
+        raise InvalidInputError(f"{name} must be a non-empty list of strings", field=name)
+    if len(value) > MAX_MAP_ENTRIES:
+        raise InvalidInputError(f"{name} has more than {MAX_MAP_ENTRIES} entries", field=name)
+    return [parse_identifier(item, f"{name}[{at}]") for at, item in enumerate(value)]
+
+
+_IDENTIFIERS = Rule(
+    _identifiers, cs.list_schema(_IDENT_FORM, min_length=1, max_length=MAX_MAP_ENTRIES, strict=True)
+)
+_IDENTIFIERS_SHAPE = f"list of string identifiers (1 to {MAX_MAP_ENTRIES})"
+_TIME_SHAPE = "string, ISO 8601 with `Z` or an offset"
+TIME_RULE = Rule(
+    _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
+)
+
 # The fields of order messages, each described once (a field several types carry is one type):
 # a request's field says what it is in the domain's declaration (``OrderSpec``'s ``Says``), and
 # the other messages' types of the same field take its words from there.
@@ -236,6 +255,8 @@ _CHECKS: dict[Check, tuple[Rule, str]] = {
     Check.FIGURE: (FIGURE_RULE, FIGURE),
     Check.FLAG: (_FLAG, "`true` / `false`"),
     Check.LABELS: (_LABELS, _LABELS_SHAPE),
+    Check.TIMESTAMP: (TIME_RULE, _TIME_SHAPE),
+    Check.IDENTIFIERS: (_IDENTIFIERS, _IDENTIFIERS_SHAPE),
 }
 """Each check's rule, and the JSON shape the docs give it."""
 
@@ -252,7 +273,7 @@ def _about(name: str) -> About:
 
 def _choices(name: str) -> type[StrEnum]:
     """The enumeration a request's field ``name`` is one of (its type in ``OrderSpec``)."""
-    annotation = OrderSpec.model_fields[name].annotation
+    annotation = _plain(OrderSpec.model_fields[name].annotation)
     assert isinstance(annotation, type) and issubclass(annotation, StrEnum), name
     return annotation
 
@@ -361,10 +382,6 @@ Override = Annotated[
     ),
 ]
 
-
-TIME_RULE = Rule(
-    _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
-)
 Timestamp = Annotated[
     datetime,
     TIME_RULE,

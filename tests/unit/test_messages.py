@@ -132,9 +132,9 @@ def test_every_field_of_every_type_is_documented_and_accepted() -> None:
         assert FIELDS[kind] == set(model.model_fields)
         table = documented_fields(own_tables[kind]) | {"type"} if kind in own_tables else documented
         assert FIELDS[kind] <= table, (kind, FIELDS[kind] - table)
-    # 14 order facts + instrument definitions, cash flows and marks + limits set and cleared and
+    # 15 order facts + instrument definitions, cash flows and marks + limits set and cleared and
     # trading states
-    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 21
+    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 22
 
 
 def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(

@@ -9,6 +9,7 @@ repeat rule is found, and each field a repeat may add is one ``OrderDetailsAdded
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from orderledger.domain.order import REPEATS
 from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.order_state import FROM_REQUEST
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import OrderType, Side
+from orderledger.domain.values import Contingency, OrderType, Side, TrailingOffsetType, TriggerReference
 from tests.support.builders import CLIENT_ORDER_ID, accepted, given, only_event, refused, spec, stamp
 
 OTHER_PARTY = "venue-report"
@@ -59,7 +60,16 @@ def test_a_field_without_a_repeat_rule_is_found() -> None:
 
 def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() -> None:
     added = [name for name, repeat in REPEATS.items() if repeat in CHANGES]
-    assert added == ["time_in_force", "tags", "parent_id", "post_only"]
+    assert added == [
+        "time_in_force",
+        "tags",
+        "parent_id",
+        "post_only",
+        "trigger_reference",
+        "display_quantity",
+        "group_id",
+        "contingency",
+    ]
     carried = OrderDetailsAdded.model_fields
     for name in added:
         assert name in carried, f"OrderDetailsAdded must carry {name}, which a repeat may add"
@@ -153,6 +163,17 @@ COMPARED = {
     "parent_id": "P-2",
     "decision_price": Decimal(98),
     "post_only": False,
+    "trigger_price": Decimal(96),
+    "trigger_reference": TriggerReference.LAST,
+    "trailing_offset": Decimal(3),
+    "trailing_offset_type": TrailingOffsetType.PERCENT,
+    "reduce_only": False,
+    "display_quantity": Decimal(2),
+    "expire_at": datetime(2026, 3, 2, tzinfo=UTC),
+    "group_id": "G-2",
+    "contingency": Contingency.BRACKET,
+    "linked_ids": ["S-2"],
+    "contingent_on": "P-9",
 }
 """For each field a repeat is compared by, a value other than the order's below."""
 
@@ -164,6 +185,22 @@ def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: s
     assert set(COMPARED) == {n for n, r in REPEATS.items() if r not in (Repeat.NAMES, Repeat.CLEARS)}
     first: dict[str, Any] = {"time_in_force": "GTC", "tags": {"strategy": "mm"}, "parent_id": "P-1"}
     first |= {"decision_price": Decimal(99), "post_only": True, "quote_currency": "USD"}
+    first |= {
+        "trigger_price": Decimal(95),
+        "trigger_reference": TriggerReference.MARK,
+        "trailing_offset": Decimal(2),
+    }
+    first |= {
+        "trailing_offset_type": TrailingOffsetType.PRICE,
+        "reduce_only": True,
+        "display_quantity": Decimal(1),
+    }
+    first |= {
+        "expire_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "group_id": "G-1",
+        "contingency": Contingency.OCO,
+    }
+    first |= {"linked_ids": ["S-1"], "contingent_on": "P-0"}
     order = given(accepted(), **first)
     again = spec(**{**first, field: COMPARED[field]})
     try:

@@ -78,6 +78,7 @@ def order_keyset(db: Database, where: Filter, open_only: bool) -> tuple[Keyset, 
             "instrument": where.instrument,
             "client_order_id": where.client_order_id,
             "parent_id": where.parent,
+            "group_id": where.group,
             "created_at>=": where.since_text,
             "created_at<=": where.until_text,
         }
