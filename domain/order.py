@@ -536,6 +536,8 @@ class Order(FillRules):
         target = event.amend_target
         self.amend_target = None if target is None else (target[0], target[1])
         self.quantity, self.price, self.reason = event.quantity, event.price, event.reason
+        if event.base_status is not Status.CANCELED:
+            self.canceled_by = None  # a closure withdrawn takes its cause with it
         self.venue_order_ids = list(event.venue_order_ids)
         self.anomalies = list(event.anomalies)
         for trade_id, late in event.late.items():

@@ -130,6 +130,9 @@ def test_an_oco_whose_take_profit_fills_cancels_its_stop(make_ledger: Callable[.
     # The cancel event records its cause
     canceled = [e for e in ledger.events(order="sl-1") if e.type == "OrderCanceled"]
     assert [e.payload["canceled_by"] for e in canceled] == ["tp-1"]
+    # The views equal the log folded again (the new columns and facts included)
+    report = ledger.verify()
+    assert (report.broken, report.view_problems) == (None, [])
 
 
 def test_an_iceberg_fills_in_slices(make_ledger: Callable[..., OrderLedger]) -> None:
@@ -291,3 +294,48 @@ def test_the_risk_door_never_counts_a_reduce_only_order_as_growing(
     assert desk.check(risk_spec("sell", "3", reduce_only=True)).allowed
     # A reduce-only buy on a long cannot grow it either (the venue refuses or cancels it)
     assert desk.check(risk_spec("buy", "3", reduce_only=True)).allowed
+
+
+def test_every_new_term_is_kept_through_placing(make_ledger: Callable[..., OrderLedger]) -> None:
+    ledger = make_ledger()
+    order = {k: v for k, v in FULL.items() if k not in ("type", "ts")}
+    with ledger.placing(order) as placement:
+        placement.accepted("v-9")
+    row = _order(ledger, "t-1")
+    assert {name: row.to_json()[name] for name in SHOWN_FULL} == SHOWN_FULL
+    # The same request again with another trigger price is no silent duplicate: refused
+    again = ledger.record({**FULL, "trigger_price": "66500"})
+    assert again.outcome == "rejected" and "trigger_price" in str(again.error)
+
+
+def test_a_trigger_reported_after_the_fill_it_caused_is_kept_at_its_venue_time(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    ledger = make_ledger()
+    _record(
+        ledger,
+        _request(
+            "sl-2", "2026-11-20T10:00:00Z", side="sell", order_type="stop_market", trigger_price="60000"
+        ),
+        _fact("fill", "sl-2", "2026-11-20T11:00:01Z", trade_id="t-1", quantity="2", price="59990"),
+        _fact("triggered", "sl-2", "2026-11-20T11:00:00Z", trigger_price="59995"),
+    )
+    row = _order(ledger, "sl-2")
+    # Triggered at 11:00:00, one second before the fill it caused: filled, and triggered then
+    assert (row.status, row.triggered_at) == ("filled", datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+
+
+def test_a_withdrawn_cancel_takes_its_cause_with_it(make_ledger: Callable[..., OrderLedger]) -> None:
+    ledger = make_ledger()
+    _record(
+        ledger,
+        _request(
+            "sl-3", "2026-11-20T10:00:00Z", side="sell", order_type="stop_market", trigger_price="60000"
+        ),
+        _fact("accepted", "sl-3", "2026-11-20T10:00:01Z"),
+        _fact("canceled", "sl-3", "2026-11-20T11:00:00Z", canceled_by="tp-3"),
+    )
+    assert _order(ledger, "sl-3").canceled_by == "tp-3"
+    _record(ledger, _fact("reinstated", "sl-3", "2026-11-20T11:05:00Z", canceled_at="2026-11-20T11:00:00Z"))
+    row = _order(ledger, "sl-3")
+    assert (row.status, row.canceled_by) == ("accepted", None)

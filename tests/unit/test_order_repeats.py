@@ -14,6 +14,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given as given_
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from orderledger.domain.errors import ClientOrderIdReuseError, ContradictionError
 from orderledger.domain.events import (
@@ -213,3 +216,63 @@ def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: s
         return
     assert decided.kind is Outcome.APPLIED, decided
     assert any(isinstance(e, AnomalyRecorded) and e.field == field for e in decided.events)
+
+
+NEW_TERMS = (
+    "trigger_price",
+    "trigger_reference",
+    "trailing_offset",
+    "trailing_offset_type",
+    "reduce_only",
+    "display_quantity",
+    "expire_at",
+    "group_id",
+    "contingency",
+    "linked_ids",
+    "contingent_on",
+)
+"""The terms of the venues' order kinds (stops, reduce-only, icebergs, GTD, linked orders)."""
+
+
+@settings(max_examples=200)
+@given_(
+    stated=st.sets(st.sampled_from(NEW_TERMS)),
+    changed=st.sets(st.sampled_from(NEW_TERMS), min_size=1),
+    source=st.sampled_from(["test", OTHER_PARTY]),
+)
+def test_a_repeat_stating_any_new_term_otherwise_is_never_a_silent_duplicate(
+    stated: set[str], changed: set[str], source: str
+) -> None:
+    # Given an order that stated some of the new terms (the COMPARED values' others below)
+    first = {name: OTHER[name] for name in stated}
+    order = given(accepted(), **first)
+    # When a repeat states the changed terms with values other than the order's (or that it lacks)
+    again = spec(**{**first, **{name: COMPARED[name] for name in changed}})
+    try:
+        decided = order.request_again(again, stamp(5, source))
+    except ClientOrderIdReuseError as error:  # our own request, stated otherwise: refused
+        assert set(error.differences) <= changed and error.differences
+        return
+    # Then it is never a silent duplicate: each change is added or kept as an anomaly
+    assert decided.kind is Outcome.APPLIED, decided
+    recorded = {e.field for e in decided.events if isinstance(e, AnomalyRecorded)}
+    for event in decided.events:
+        if isinstance(event, OrderDetailsAdded):
+            recorded |= {name for name in changed if getattr(event, name, None) is not None}
+    assert recorded == changed
+
+
+OTHER: dict[str, Any] = {
+    "trigger_price": Decimal(95),
+    "trigger_reference": TriggerReference.MARK,
+    "trailing_offset": Decimal(2),
+    "trailing_offset_type": TrailingOffsetType.PRICE,
+    "reduce_only": True,
+    "display_quantity": Decimal(1),
+    "expire_at": datetime(2026, 3, 1, tzinfo=UTC),
+    "group_id": "G-1",
+    "contingency": Contingency.OCO,
+    "linked_ids": ["S-1"],
+    "contingent_on": "P-0",
+}
+"""A value of each new term other than ``COMPARED``'s."""
