@@ -37,7 +37,7 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.requests import check_display, missing_term
+from orderledger.domain.order_requests import check_display, missing_term
 from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, RESPONDING, RESPONSES, TRADING_STATES
 from orderledger.domain.values import ClientOrderId as ClientOrderIdType
 from orderledger.domain.values import (
