@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_fields import CHANGES, TERM, Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.values import (
     ClientOrderId,
     Contingency,
@@ -239,6 +239,7 @@ class OrderSpec(BaseModel):
     trigger_price: Annotated[
         DecimalStr | None,
         WHEN_GIVEN,
+        TERM,
         Says(
             Check.FIGURE,
             "the price that sets a conditional order working (required for `stop_market`, `stop_limit`,"
@@ -251,6 +252,7 @@ class OrderSpec(BaseModel):
     trigger_reference: Annotated[
         TriggerReference | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.CHOICE, "the price the trigger watches, where the venue says"),
         Repeat.MAY_ADD,
     ] = None
@@ -258,18 +260,21 @@ class OrderSpec(BaseModel):
     trailing_offset: Annotated[
         DecimalStr | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.FIGURE, "a `trailing_stop`'s distance from the best price (required for it)"),
         Repeat.MUST_MATCH,
     ] = None
     trailing_offset_type: Annotated[
         TrailingOffsetType | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.CHOICE, "how `trailing_offset` is stated; left out: `price`"),
         Repeat.MUST_MATCH,
     ] = None
     reduce_only: Annotated[
         bool | None,
         WHEN_GIVEN,
+        TERM,
         Says(
             Check.FLAG,
             "the order may only shrink the position: risk never counts it as growing one. Left out:"
@@ -281,6 +286,7 @@ class OrderSpec(BaseModel):
     display_quantity: Annotated[
         DecimalStr | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.FIGURE, "an iceberg's visible part, at most `quantity`; the rest is hidden"),
         Repeat.MAY_ADD,
     ] = None
@@ -288,12 +294,14 @@ class OrderSpec(BaseModel):
     expire_at: Annotated[
         UtcTime | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.TIMESTAMP, "when a good-till-date order expires (the venue's `expired` records it)"),
         Repeat.MUST_MATCH,
     ] = None
     group_id: Annotated[
         str | None,
         WHEN_GIVEN,
+        TERM,
         Says(
             Check.IDENTIFIER,
             "the order list (OCO, OTO, bracket) the order belongs to; queried with `orders --group G`",
@@ -304,12 +312,14 @@ class OrderSpec(BaseModel):
     contingency: Annotated[
         Contingency | None,
         WHEN_GIVEN,
+        TERM,
         Says(Check.CHOICE, "how the order is linked to its group: `oco`, `oto` or `bracket`"),
         Repeat.MAY_ADD,
     ] = None
     linked_ids: Annotated[
         list[ClientOrderId] | None,
         WHEN_GIVEN,
+        TERM,
         Says(
             Check.IDENTIFIERS,
             "client order IDs of the order's OCO siblings: when one fills, this one is canceled",
@@ -319,6 +329,7 @@ class OrderSpec(BaseModel):
     contingent_on: Annotated[
         ClientOrderId | None,
         WHEN_GIVEN,
+        TERM,
         Says(
             Check.IDENTIFIER,
             "client order ID of the order whose fill activates this one (an OTO's or bracket's parent)",

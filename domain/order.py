@@ -66,6 +66,7 @@ from orderledger.domain.order_requests import (
 )
 from orderledger.domain.order_state import (
     FROM_REQUEST,
+    TERM_READS,
     raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
@@ -101,12 +102,16 @@ stated_facts = attrgetter(*FACTS)
 REPEATS: dict[str, Repeat] = field_markers(OrderSpec, Repeat)
 """What a repeat of the request may do with each of its fields (``OrderSpec``'s markers)."""
 _COMPARED = tuple(
-    (name, repeat, sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name))
+    (
+        name,
+        repeat,
+        sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name) or [name],
+    )
     for name, repeat in REPEATS.items()
     if repeat in (Repeat.MUST_MATCH, *CHANGES)
 )
 """The fields a repeat is compared by, each with its rule and the order's values that hold it (the
-one it holds now last: ``requested_quantity``, then ``quantity``)."""
+one it holds now last: ``requested_quantity``, then ``quantity``; a term: itself, in ``terms``)."""
 _ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
 """The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
@@ -246,7 +251,11 @@ class Order(FillRules):
             value = getattr(event, name)
             if isinstance(value, dict):
                 getattr(self, name).update(value)
-            elif value is not None:
+            elif value is None:
+                continue
+            elif name in TERM_READS:
+                self.set_term(name, value)
+            else:
                 setattr(self, name, value)
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:
@@ -349,7 +358,8 @@ class Order(FillRules):
             return  # filled outranks canceled; an ended order stays as it ended
         self.base_status = Status.CANCELED
         self.reason = event.reason
-        self.canceled_by = event.canceled_by
+        if event.canceled_by is not None:
+            self.set_term("canceled_by", event.canceled_by)
         self._clear_pending()
 
     def trigger(self, stamp: Stamp, trigger_price: Decimal | None = None) -> Decision:
@@ -371,7 +381,7 @@ class Order(FillRules):
 
     def _on_triggered(self, event: OrderTriggered) -> None:
         if self.triggered_at is None or event.ts_event < self.triggered_at:
-            self.triggered_at = event.ts_event
+            self.set_term("triggered_at", event.ts_event)
         if self.base_status in (Status.REQUESTED, Status.HELD):
             self.base_status = Status.ACCEPTED  # the venue works it: it has accepted it
 
@@ -536,8 +546,8 @@ class Order(FillRules):
         target = event.amend_target
         self.amend_target = None if target is None else (target[0], target[1])
         self.quantity, self.price, self.reason = event.quantity, event.price, event.reason
-        if event.base_status is not Status.CANCELED:
-            self.canceled_by = None  # a closure withdrawn takes its cause with it
+        if event.base_status is not Status.CANCELED and self.canceled_by is not None:
+            self.set_term("canceled_by", None)  # a closure withdrawn takes its cause with it
         self.venue_order_ids = list(event.venue_order_ids)
         self.anomalies = list(event.anomalies)
         for trade_id, late in event.late.items():

@@ -76,6 +76,16 @@ class Says:
     meaning: str
 
 
+@dataclass(frozen=True, slots=True)
+class Term:
+    """Marks a request field that only some orders state (a trigger, a flag, an expiry, an order
+    list): one of the order's conditional terms. An order holds its terms together, as one value
+    (``ShownOrder.terms``), so a plain order, whose terms are None, carries no value of each."""
+
+
+TERM = Term()
+
+
 def field_markers(model: type[BaseModel], marker: type[_M]) -> dict[str, _M]:
     """The fields of ``model`` that carry a ``marker`` (an instance of that class), in order,
     each with its first."""
@@ -94,4 +104,4 @@ def unmarked(model: type[BaseModel], *markers: type[Any]) -> list[str]:
     ]
 
 
-__all__ = ["CHANGES", "Check", "Repeat", "Says", "field_markers", "unmarked"]
+__all__ = ["CHANGES", "TERM", "Check", "Repeat", "Says", "Term", "field_markers", "unmarked"]

@@ -28,8 +28,10 @@ from orderledger.domain.events import (
     OrderCancelRequested,
     OrderEvent,
     OrderRequested,
+    OrderSpec,
 )
 from orderledger.domain.fills import Fill
+from orderledger.domain.order_fields import TERM, Check, Says, field_markers
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -64,16 +66,8 @@ def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _opt_time_str(value: datetime | None) -> str | None:
-    return None if value is None else format_timestamp(value)
-
-
-def _opt_time(value: str | None) -> datetime | None:
-    return None if value is None else parse_timestamp(value)
-
-
-def _opt_list(value: Any) -> list[Any] | None:
-    return None if value is None else list(value)
+def _opt_copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -139,10 +133,9 @@ NAMED = Kind("named", dict, dict, dict)
 DECIMAL = Kind("decimal", format_decimal, Decimal)
 OPTIONAL_DECIMAL = Kind("optional_decimal", _opt_str, _opt_decimal)
 TIME = Kind("time", format_timestamp, parse_timestamp)
-OPTIONAL_TIME = Kind("optional_time", _opt_time_str, _opt_time)
-"""A time, or None: not stated."""
-OPTIONAL_TEXTS = Kind("optional_texts", _opt_list, _opt_list, _opt_list)
-"""A list of texts (a copy), or None: not stated."""
+TERMS_KIND = Kind("terms", _opt_copy, _opt_copy, _opt_copy)
+"""An order's conditional terms (``TERMS``), each stated one by name as JSON-ready data (a
+copy), or None: a plain order, which states none."""
 IDENTIFIER = Kind("identifier", str, UUID)
 SIDE = Kind("side", TEXT.__getitem__, Side)
 ORDER_TYPE = Kind("order_type", TEXT.__getitem__, OrderType)
@@ -162,8 +155,86 @@ FILLS = Kind(
 )
 
 
+_TERM_FORMS: dict[Check, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    Check.FIGURE: (format_decimal, Decimal),
+    Check.TIMESTAMP: (format_timestamp, parse_timestamp),
+    Check.CHOICE: (str, _same),  # an enumeration's value, read back as its text
+    Check.IDENTIFIER: (_same, _same),
+    Check.IDENTIFIERS: (list, list),
+    Check.FLAG: (_same, _same),
+}
+"""How a term is shown (JSON-ready) and read back, by the rule its message checks it by."""
+REQUESTED_TERMS: tuple[str, ...] = tuple(
+    name for name, info in OrderSpec.model_fields.items() if TERM in info.metadata
+)
+"""The request's fields that are conditional terms (``OrderSpec``'s, marked ``TERM``), in order."""
+_REPORTED_TERMS = {"triggered_at": Check.TIMESTAMP, "canceled_by": Check.IDENTIFIER}
+"""The terms a venue's report states of an order (its trigger fired; the sibling that canceled it)."""
+_TERM_CHECKS = {
+    **{name: says.check for name, says in field_markers(OrderSpec, Says).items() if name in REQUESTED_TERMS},
+    **_REPORTED_TERMS,
+}
+TERMS: tuple[str, ...] = tuple(_TERM_CHECKS)
+"""An order's terms, in the order ``ShownOrder.terms`` holds them."""
+TERM_SHOWS: dict[str, Callable[[Any], Any]] = {
+    name: _TERM_FORMS[check][0] for name, check in _TERM_CHECKS.items()
+}
+TERM_READS: dict[str, Callable[[Any], Any]] = {
+    name: _TERM_FORMS[check][1] for name, check in _TERM_CHECKS.items()
+}
+_TERM_VALUES = attrgetter(*REQUESTED_TERMS)
+_NO_TERMS = (None,) * len(REQUESTED_TERMS)
+
+
+def _stated_terms(values: tuple[Any, ...]) -> dict[str, Any] | None:
+    """A request's terms (``_TERM_VALUES``), those it states, JSON-ready."""
+    return {
+        name: TERM_SHOWS[name](value)
+        for name, value in zip(REQUESTED_TERMS, values, strict=True)
+        if value is not None
+    } or None
+
+
+class TermsRead:
+    """An order's terms (``TERMS``), each typed, read by name from the one value that holds
+    them (``terms``): ``order.trigger_price`` is None when the order does not state it. Shared by
+    the order's state and by what it shows (``ShownOrder``, and so ``OrderRow``)."""
+
+    __slots__ = ()
+
+    terms: Mapping[str, Any] | None
+    if typing.TYPE_CHECKING:
+        trigger_price: Decimal | None
+        trigger_reference: str | None
+        trailing_offset: Decimal | None
+        trailing_offset_type: str | None
+        reduce_only: bool | None
+        display_quantity: Decimal | None
+        expire_at: datetime | None
+        group_id: str | None
+        contingency: str | None
+        linked_ids: list[str] | None
+        contingent_on: str | None
+        triggered_at: datetime | None
+        canceled_by: str | None
+    else:
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for a name the object does not hold: one of the order's terms, typed
+            # (or, for a result row, what its own class reads on first use).
+            read = TERM_READS.get(name)
+            if read is None:
+                fallback = getattr(super(), "__getattr__", None)
+                if fallback is None:
+                    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+                return fallback(name)
+            terms = self.terms
+            value = None if terms is None else terms.get(name)
+            return None if value is None else read(value)
+
+
 @dataclass(frozen=True)
-class ShownOrder:
+class ShownOrder(TermsRead):
     """What an order shows, in order, each field with its type, its kind (how it is shown,
     stored and read back) and its markers: ``REQUESTED`` (a new order takes it from its
     request), ``Listed`` (a column of the orders table, with its narrow-terminal rank and its
@@ -195,21 +266,11 @@ class ShownOrder:
     post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2, "post-only")]
     """As requested (None: the request did not say); a later report of an order whose request
     did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
-    trigger_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]
-    trigger_reference: Annotated[str | None, PLAIN, REQUESTED]
-    trailing_offset: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED]
-    trailing_offset_type: Annotated[str | None, PLAIN, REQUESTED]
-    reduce_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED]
-    display_quantity: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, QUANTITY]
-    expire_at: Annotated[datetime | None, OPTIONAL_TIME, REQUESTED]
-    group_id: Annotated[str | None, PLAIN, REQUESTED]
-    contingency: Annotated[str | None, PLAIN, REQUESTED]
-    linked_ids: Annotated[tuple[str, ...] | None, OPTIONAL_TEXTS, REQUESTED]
-    contingent_on: Annotated[str | None, PLAIN, REQUESTED]
-    triggered_at: Annotated[datetime | None, OPTIONAL_TIME]
-    """The venue time its trigger fired (``OrderTriggered``); None: not triggered (or not conditional)."""
-    canceled_by: Annotated[str | None, PLAIN]
-    """The sibling whose fill caused the order's cancel (``OrderCanceled.canceled_by``)."""
+    terms: Annotated[Mapping[str, Any] | None, TERMS_KIND]
+    """The order's conditional terms (``TERMS``: a trigger, a flag, an expiry, its order list), as
+    requested or added by a later report, and when its trigger fired (``triggered_at``) and which
+    sibling's fill canceled it (``canceled_by``): each one stated, by name, JSON-ready; None for
+    an order that states none."""
     status: Annotated[Status, DERIVED_STATUS, Listed(9)]
     filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5, "filled")]
     leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY, Listed(1, "leaves")]
@@ -289,7 +350,7 @@ def _working_status(filled: Decimal, quantity: Decimal) -> Status:
     return Status.PARTIALLY_FILLED if filled > 0 else Status.ACCEPTED
 
 
-class OrderState:
+class OrderState(TermsRead):
     """An order's current state, derived only from its events."""
 
     __slots__ = (*(name for name, _ in _RESTORED), *COMMANDS_ONLY, "_pending_events")
@@ -311,17 +372,7 @@ class OrderState:
     decision_price: Decimal | None
     time_in_force: str | None
     post_only: bool | None
-    trigger_price: Decimal | None
-    trigger_reference: str | None
-    trailing_offset: Decimal | None
-    trailing_offset_type: str | None
-    reduce_only: bool | None
-    display_quantity: Decimal | None
-    expire_at: datetime | None
-    group_id: str | None
-    contingency: str | None
-    linked_ids: list[str] | None
-    contingent_on: str | None
+    terms: dict[str, Any] | None
     requested_quantity: Decimal
     requested_price: Decimal | None
     quote_currency: str | None
@@ -350,12 +401,24 @@ class OrderState:
         self.seen: set[str] = set()
         self.reason: str | None = None
         self.merged_into: str | None = None
-        self.triggered_at: datetime | None = None
-        self.canceled_by: str | None = None
+        values = _TERM_VALUES(event)  # most orders state no term: one comparison tells
+        self.terms = None if values == _NO_TERMS else _stated_terms(values)
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
         self.recorded_at: datetime = event.ts_recorded
         self._pending_events: list[OrderEvent] = []
+
+    # ----------------------------------------------------------------- the terms
+
+    def set_term(self, name: str, value: Any) -> None:
+        """State one of the order's terms (``TERMS``), or withdraw it with None; the terms are
+        kept in ``TERMS``' order, whatever order they were stated in."""
+        terms = dict(self.terms or ())
+        if value is None:
+            terms.pop(name, None)
+        else:
+            terms[name] = TERM_SHOWS[name](value)
+        self.terms = {key: terms[key] for key in TERMS if key in terms} or None
 
     # ----------------------------------------------------------------- derived state
 

@@ -42,8 +42,6 @@ from orderledger.domain.order_state import (
     FLAG,
     LISTED,
     OPTIONAL_FLAG,
-    OPTIONAL_TEXTS,
-    OPTIONAL_TIME,
     SHOWN,
     SIDE,
     TEXTS,
@@ -292,15 +290,7 @@ LISTINGS: dict[str, Listing] = {
 # ---------------------------------------------------------------------- the columns
 
 
-SHOWN_AS: dict[Kind, str] = {
-    TEXTS: "list",
-    OPTIONAL_TEXTS: "list",
-    FLAG: "flag",
-    OPTIONAL_FLAG: "flag",
-    TIME: "time",
-    OPTIONAL_TIME: "time",
-    SIDE: "side",
-}
+SHOWN_AS: dict[Kind, str] = {TEXTS: "list", FLAG: "flag", OPTIONAL_FLAG: "flag", TIME: "time", SIDE: "side"}
 """How a column of an order's kind is shown, besides as text (or as a figure: ``FIGURES``)."""
 
 

@@ -37,9 +37,9 @@ from orderledger.domain.order_state import (
     KEPT,
     NAMED,
     OPTIONAL_FLAG,
-    OPTIONAL_TEXTS,
     PLAIN,
     SHOWN,
+    TERMS_KIND,
     TEXTS,
     Kind,
 )
@@ -65,7 +65,7 @@ def _loads(text: str) -> Any:
 
 
 def _loads_or_none(text: str | None) -> Any:
-    """A list or mapping from its JSON text; NULL (not stated) as None."""
+    """A mapping from its JSON text; NULL (none stated) as None."""
     return None if text is None else _loads(text)
 
 
@@ -75,9 +75,9 @@ OPEN_SHOWN = "open_shown"
 _DECODERS: dict[Kind, Any] = {
     TEXTS: _loads,
     NAMED: _loads,
+    TERMS_KIND: _loads_or_none,
     FLAG: bool,
     OPTIONAL_FLAG: OPTIONAL_FLAG.read,
-    OPTIONAL_TEXTS: _loads_or_none,
     AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
     FILLS: orjson.loads,
 }
@@ -123,8 +123,8 @@ _COLUMN_FORMS: dict[Kind, Any] = {
     FLAG: int,  # True and False as 1 and 0
     OPTIONAL_FLAG: lambda flag: None if flag is None else int(flag),
     TEXTS: _json_list,
-    OPTIONAL_TEXTS: lambda values: None if values is None else _json_list(values),
     NAMED: _json_map,
+    TERMS_KIND: lambda terms: None if terms is None else _DUMPS(terms).decode(),
     AMEND_TARGET: _target_text,
     FILLS: _fills_text,
 }

@@ -44,19 +44,7 @@ ORDER_ADDED: dict[str, Any] = {
     for name in (
         "decision_price",
         "post_only",
-        "trigger_price",
-        "trigger_reference",
-        "trailing_offset",
-        "trailing_offset_type",
-        "reduce_only",
-        "display_quantity",
-        "expire_at",
-        "group_id",
-        "contingency",
-        "linked_ids",
-        "contingent_on",
-        "triggered_at",
-        "canceled_by",
+        "terms",
     )
 }
 """Fields an order gained since release 2, with what an order requested without them shows (its

@@ -28,7 +28,7 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.order import REPEATS
 from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
-from orderledger.domain.order_state import FROM_REQUEST
+from orderledger.domain.order_state import FROM_REQUEST, REQUESTED_TERMS
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Contingency, OrderType, Side, TrailingOffsetType, TriggerReference
 from tests.support.builders import CLIENT_ORDER_ID, accepted, given, only_event, refused, spec, stamp
@@ -84,8 +84,11 @@ def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() 
 
 
 def test_every_field_of_a_request_but_the_venue_order_id_is_taken_by_the_order() -> None:
-    # The venue order ID is one of the order's names: it is kept in its venue_order_ids
-    assert set(FROM_REQUEST.values()) == set(OrderSpec.model_fields) - {"venue_order_id"}
+    # The venue order ID is one of the order's names: it is kept in its venue_order_ids. A
+    # conditional term is kept in the order's terms, the rest each in its own value.
+    taken = [*FROM_REQUEST.values(), *REQUESTED_TERMS]
+    assert set(taken) == set(OrderSpec.model_fields) - {"venue_order_id"}
+    assert not set(FROM_REQUEST.values()) & set(REQUESTED_TERMS)
     assert REPEATS["venue_order_id"] is Repeat.NAMES
 
 

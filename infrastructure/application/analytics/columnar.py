@@ -50,10 +50,9 @@ from orderledger.domain.order_state import (
     NAMED,
     OPTIONAL_DECIMAL,
     OPTIONAL_FLAG,
-    OPTIONAL_TEXTS,
-    OPTIONAL_TIME,
     SHOWN,
     STATE,
+    TERMS_KIND,
     TEXTS,
     Kind,
 )
@@ -260,8 +259,8 @@ _KIND_TYPES = {
     FLAG: "BOOLEAN",
     OPTIONAL_FLAG: "BOOLEAN",
     TEXTS: "JSON",
-    OPTIONAL_TEXTS: "JSON",
     NAMED: "JSON",
+    TERMS_KIND: "JSON",
 }
 """The lake's type of a value by its kind in the declaration (besides figures and times)."""
 _FIGURE_TYPES = {"quantity": QUANTITY, "price": PRICE}
@@ -275,7 +274,7 @@ def lake_type(column: str, view_column: str, kind: Kind) -> str:
         return COLUMN_TYPES[column]
     if view_column in FIGURES:
         return _FIGURE_TYPES[FIGURES[view_column]]
-    if kind in (TIME_KIND, OPTIONAL_TIME):
+    if kind is TIME_KIND:
         return TIME
     if kind in (DECIMAL, OPTIONAL_DECIMAL, DERIVED_DECIMAL):
         return f"DECIMAL(38,{PLACES})"
@@ -318,7 +317,7 @@ def terms_sql(
 _FIELDS = tuple(dict.fromkeys((*(field for field, _ in fill_terms().values()), *_SHARED)))
 """The payload fields each event's row holds: the terms of a request a fill's row carries
 (:func:`fill_terms`), first (a request's paths end with them), then the rest of ``_SHARED``."""
-_JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) in (NAMED, TEXTS, OPTIONAL_TEXTS))
+_JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) is NAMED)
 
 
 def _decimal(annotation: Any) -> bool:
