@@ -196,9 +196,10 @@ def _stated_terms(values: tuple[Any, ...]) -> dict[str, Any] | None:
 
 
 class TermsRead:
-    """An order's terms (``TERMS``), each typed, read by name from the one value that holds
-    them (``terms``): ``order.trigger_price`` is None when the order does not state it. Shared by
-    the order's state and by what it shows (``ShownOrder``, and so ``OrderRow``)."""
+    """An order's terms (``TERMS``), each typed, read by name (a property each) from the one
+    value that holds them (``terms``): ``order.trigger_price`` is None when the order does not
+    state it. Shared by the order's state and by what it shows (``ShownOrder``, and so
+    ``OrderRow``)."""
 
     __slots__ = ()
 
@@ -217,20 +218,24 @@ class TermsRead:
         contingent_on: str | None
         triggered_at: datetime | None
         canceled_by: str | None
-    else:
 
-        def __getattr__(self, name: str) -> Any:
-            # Only reached for a name the object does not hold: one of the order's terms, typed
-            # (or, for a result row, what its own class reads on first use).
-            read = TERM_READS.get(name)
-            if read is None:
-                fallback = getattr(super(), "__getattr__", None)
-                if fallback is None:
-                    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-                return fallback(name)
-            terms = self.terms
-            value = None if terms is None else terms.get(name)
-            return None if value is None else read(value)
+
+def _term_property(name: str) -> property:
+    """The typed value of the term ``name`` of an order's ``terms``: None when not stated."""
+    read = TERM_READS[name]
+
+    def term(order: TermsRead) -> Any:
+        terms = order.terms
+        value = None if terms is None else terms.get(name)
+        return None if value is None else read(value)
+
+    return property(term, doc=f"The order's term ``{name}``, typed (None: not stated).")
+
+
+# Properties, not ``__getattr__``: a class with ``__getattr__`` makes every attribute read of
+# its instances slower, the order's own slots included.
+for _name in TERMS:
+    setattr(TermsRead, _name, _term_property(_name))
 
 
 @dataclass(frozen=True)

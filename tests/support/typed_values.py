@@ -52,5 +52,6 @@ def value_of(hint: Any) -> st.SearchStrategy[Any]:
         Decimal: AMOUNTS,
         datetime: TIMES,
         UUID: st.uuids(),
+        Any: TEXT | st.booleans() | st.lists(TEXT, max_size=3),  # a JSON-ready value (an order's terms)
     }
     return simple[hint]
