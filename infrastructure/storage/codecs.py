@@ -123,7 +123,7 @@ def _event_reader(
         return lambda originator_id, version, state: None  # not an event: nothing stored to read
     body = names[len(HEADER) :]
     scope: dict[str, Any] = {}
-    values = []
+    values, bare = [], []
     for at, name in enumerate(body):
         value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
         if name in readers:
@@ -131,15 +131,18 @@ def _event_reader(
             values.append(f"{name!r}: None if (v := {value}) is None else read{at}(v)")
         else:
             values.append(f"{name!r}: {value}")
+        # The common state holds none of the fields stored only when given: each is None, unread.
+        bare.append(f"{name!r}: None" if name in when_given else values[-1])
     size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
+    header = "{'originator_id': originator_id, 'originator_version': version, "
     source = (
         "def read(originator_id, version, s):\n"
-        f"    if len(s) != {size}:\n"
-        "        return None\n"
         "    try:\n"
-        "        return {'originator_id': originator_id, 'originator_version': version, "
-        + ", ".join(values)
-        + "}\n"
+        f"        if len(s) == {len(body) - len(when_given)}:  # (a required field missing: KeyError)\n"
+        f"            return {header}{', '.join(bare)}}}\n"
+        f"        if len(s) != {size}:\n"
+        "            return None\n"
+        f"        return {header}{', '.join(values)}}}\n"
         "    except KeyError:\n"
         "        return None\n"
     )
