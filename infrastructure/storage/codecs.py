@@ -123,7 +123,7 @@ def _event_reader(
         return lambda originator_id, version, state: None  # not an event: nothing stored to read
     body = names[len(HEADER) :]
     scope: dict[str, Any] = {}
-    values, bare = [], []
+    values = []
     for at, name in enumerate(body):
         value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
         if name in readers:
@@ -131,20 +131,53 @@ def _event_reader(
             values.append(f"{name!r}: None if (v := {value}) is None else read{at}(v)")
         else:
             values.append(f"{name!r}: {value}")
-        # The common state holds none of the fields stored only when given: each is None, unread.
-        bare.append(f"{name!r}: None" if name in when_given else values[-1])
     size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
-    header = "{'originator_id': originator_id, 'originator_version': version, "
+    given = len(when_given)
+    if given and body[-given:] == when_given:  # (fields stored only when given come last)
+        return _tail_reader(values[:-given], values[-given:], len(body) - given, size, when_given, scope)
+    source = (
+        "def read(originator_id, version, s):\n"
+        f"    if len(s) != {size}:\n"
+        "        return None\n"
+        "    try:\n"
+        "        return {'originator_id': originator_id, 'originator_version': version, "
+        + ", ".join(values)
+        + "}\n"
+        "    except KeyError:\n"
+        "        return None\n"
+    )
+    exec(source, scope)  # the source is made of the model's own field names
+    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
+    return read
+
+
+def _tail_reader(
+    required: list[str],
+    optional: list[str],
+    count: int,
+    size: str,
+    when_given: tuple[str, ...],
+    scope: dict[str, Any],
+) -> Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]:
+    """``_event_reader`` for a class whose fields stored only when given come last: the state of
+    the common event, which holds none of them, gets each as None in one update, unread (an
+    order request's conditional terms, say: most orders state none)."""
+    scope["none_given"] = dict.fromkeys(when_given)
     source = (
         "def read(originator_id, version, s):\n"
         "    try:\n"
-        f"        if len(s) == {len(body) - len(when_given)}:  # (a required field missing: KeyError)\n"
-        f"            return {header}{', '.join(bare)}}}\n"
-        f"        if len(s) != {size}:\n"
-        "            return None\n"
-        f"        return {header}{', '.join(values)}}}\n"
+        "        d = {'originator_id': originator_id, 'originator_version': version, "
+        + ", ".join(required)
+        + "}\n"
         "    except KeyError:\n"
         "        return None\n"
+        f"    if len(s) == {count}:\n"
+        "        d.update(none_given)\n"
+        "        return d\n"
+        f"    if len(s) != {size}:\n"
+        "        return None\n"
+        "    d.update({" + ", ".join(optional) + "})\n"
+        "    return d\n"
     )
     exec(source, scope)  # the source is made of the model's own field names
     read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
