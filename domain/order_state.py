@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
@@ -182,7 +182,9 @@ TERM_SHOWS: dict[str, Callable[[Any], Any]] = {
 TERM_READS: dict[str, Callable[[Any], Any]] = {
     name: _TERM_FORMS[check][1] for name, check in _TERM_CHECKS.items()
 }
-_TERM_VALUES = attrgetter(*REQUESTED_TERMS)
+_TERM_VALUES = itemgetter(*REQUESTED_TERMS)
+"""A request's terms, read from its fields' mapping (a pydantic model's ``__dict__``: no
+attribute lookup through the model's class for each)."""
 _NO_TERMS = (None,) * len(REQUESTED_TERMS)
 
 
@@ -406,7 +408,7 @@ class OrderState(TermsRead):
         self.seen: set[str] = set()
         self.reason: str | None = None
         self.merged_into: str | None = None
-        values = _TERM_VALUES(event)  # most orders state no term: one comparison tells
+        values = _TERM_VALUES(event.__dict__)  # most orders state no term: one comparison tells
         self.terms = None if values == _NO_TERMS else _stated_terms(values)
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
