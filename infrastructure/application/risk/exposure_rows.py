@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -59,29 +60,26 @@ def working(db: Database) -> list[Working]:
     not each order's whole row (23,035 open orders: about 0.17 s rather than 0.4 s)."""
     with db.read() as tx:
         rows = tx.all(
-            "SELECT account, venue, instrument, side, leaves_quantity, price, quote_currency, trigger_price,"
-            " reduce_only, client_order_id, group_id, contingency, linked_ids"
-            f" FROM {ORDERS_TABLE.name} WHERE {OPEN_ONLY}"
+            "SELECT account, venue, instrument, side, leaves_quantity, price, quote_currency, terms,"
+            f" client_order_id FROM {ORDERS_TABLE.name} WHERE {OPEN_ONLY}"
         )
-    return [
-        Working(
-            r[0],
-            r[1],
-            r[2],
-            Side(r[3]),
-            Decimal(r[4]),
-            None if r[5] is None else Decimal(r[5]),
-            r[6],
-            None if r[7] is None else Decimal(r[7]),
-            bool(r[8]),
-            None if r[10] is None and r[12] is None else link_of(r[9], r[10], r[11], _ids(r[12])),
-        )
-        for r in rows
-    ]
+    return [_working(r) for r in rows]
 
 
-def _ids(stored: str | None) -> list[str] | None:
-    return None if stored is None else orjson.loads(stored)
+def _working(r: tuple[Any, ...]) -> Working:
+    """An open order from its row: a plain order's terms are NULL, so it needs no JSON read."""
+    terms = None if r[7] is None else orjson.loads(r[7])
+    price = None if r[5] is None else Decimal(r[5])
+    order = (r[0], r[1], r[2], Side(r[3]), Decimal(r[4]), price, r[6])
+    if terms is None:
+        return Working(*order)
+    trigger = terms.get("trigger_price")
+    return Working(
+        *order,
+        None if trigger is None else Decimal(trigger),
+        bool(terms.get("reduce_only")),
+        link_of(r[8], terms.get("group_id"), terms.get("contingency"), terms.get("linked_ids")),
+    )
 
 
 @dataclass(frozen=True)
