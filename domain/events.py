@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderledger.domain.order_fields import Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_fields import FIELD_MARKERS, Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.values import (
     ClientOrderId,
     DecimalStr,
@@ -228,8 +228,10 @@ class OrderSpec(BaseModel):
     than let it take); None: the request did not say."""
 
 
-if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
-    raise TypeError(f"OrderSpec fields without one Says and one Repeat: {unmarked(OrderSpec, Says, Repeat)}")
+if unmarked(OrderSpec, *FIELD_MARKERS):  # a field no repeat would compare: refused, not ignored
+    raise TypeError(
+        f"OrderSpec fields without one Says and one Repeat: {unmarked(OrderSpec, *FIELD_MARKERS)}"
+    )
 OrderSpec.IDENTITY = tuple(
     name for name, repeat in field_markers(OrderSpec, Repeat).items() if repeat is Repeat.IDENTITY
 )

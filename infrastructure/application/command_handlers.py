@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.risk import pretrade
     from orderledger.infrastructure.application.upkeep import collector_leases, maintenance
     from orderledger.infrastructure.application.writes import recording
-    from orderledger.infrastructure.application.writes.placed import Placed
+    from orderledger.infrastructure.application.writes.place_answer import Placed
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked

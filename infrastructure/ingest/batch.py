@@ -45,10 +45,17 @@ from orderledger.domain.order import FACTS, Order, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.fates import Again, Decided, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities, IdentityLookup
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.input_outcomes import (
+    Again,
+    Decided,
+    bounded,
+    combine,
+    each_part,
+    notes_text,
+)
+from orderledger.infrastructure.ingest.instrument_facts import book_instrument
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,

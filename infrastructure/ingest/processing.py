@@ -31,10 +31,10 @@ from orderledger.domain.order_requests import is_external_key
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.batch import Batch
-from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
-from orderledger.infrastructure.ingest.fates import Again
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.input_outcomes import Again
+from orderledger.infrastructure.ingest.order_caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.parking import (
     ParkedIndex,
 )

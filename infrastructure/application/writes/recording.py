@@ -37,7 +37,7 @@ from orderledger.infrastructure.application.writes.translating import (
     translated,
 )
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.caches import fewer_collections
+from orderledger.infrastructure.ingest.gc_threshold import fewer_collections
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
