@@ -168,14 +168,14 @@ class Batch(Parking, Identities):
         if item.breaches:
             result.breaches = item.breaches
         self.flags = item.flags
-        if item.denied is not None:
+        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
+            result.outcome, result.reason = entry.outcome, entry.reason
+            return result
+        if item.denied is not None:  # (a request of ours: it never waits for a feed's context)
             entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
             result.outcome, result.reason = entry.outcome, entry.reason
             entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
             book_breach(self, item.breach, entry)  # the denial, a fact: never an order
-            return result
-        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
-            result.outcome, result.reason = entry.outcome, entry.reason
             return result
         if not item.messages:
             entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
