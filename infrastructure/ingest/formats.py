@@ -123,8 +123,8 @@ class Translation:
     adapter loads only for an ingest of its format) with the ingest's venue, account and options
     object, read as a feed is (``messages(raw, notes)``)."""
 
-    def __init__(self, declared: InputFormat, venue: str, account: str | None, options: Any) -> None:
-        translate = load(declared.translate or "")
+    def __init__(self, reference: str, venue: str, account: str | None, options: Any) -> None:
+        translate = load(reference)
         if isinstance(translate, type):  # a translation that remembers across the lines of one run
             translate = translate()
         self.translate, self.venue, self.account, self.options = translate, venue, account, options
@@ -146,7 +146,11 @@ def translator(
     ``options`` (checked by :func:`check_options`)."""
     typed = typed_options(declared, options)
     if declared.feed is None:
-        return None if declared.translate is None else Translation(declared, venue or "", account, typed)
+        return (
+            None
+            if declared.translate is None
+            else Translation(declared.translate, venue or "", account, typed)
+        )
     return load(declared.feed)(ledger, venue or "", account or "", typed)
 
 
