@@ -132,6 +132,9 @@ def _event_reader(
         else:
             values.append(f"{name!r}: {value}")
     size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
+    given = len(when_given)
+    if given and body[-given:] == when_given:  # (fields stored only when given come last)
+        return _tail_reader(values[:-given], values[-given:], len(body) - given, size, when_given, scope)
     source = (
         "def read(originator_id, version, s):\n"
         f"    if len(s) != {size}:\n"
@@ -142,6 +145,39 @@ def _event_reader(
         + "}\n"
         "    except KeyError:\n"
         "        return None\n"
+    )
+    exec(source, scope)  # the source is made of the model's own field names
+    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
+    return read
+
+
+def _tail_reader(
+    required: list[str],
+    optional: list[str],
+    count: int,
+    size: str,
+    when_given: tuple[str, ...],
+    scope: dict[str, Any],
+) -> Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]:
+    """``_event_reader`` for a class whose fields stored only when given come last: the state of
+    the common event, which holds none of them, gets each as None in one update, unread (an
+    order request's conditional terms, say: most orders state none)."""
+    scope["none_given"] = dict.fromkeys(when_given)
+    source = (
+        "def read(originator_id, version, s):\n"
+        "    try:\n"
+        "        d = {'originator_id': originator_id, 'originator_version': version, "
+        + ", ".join(required)
+        + "}\n"
+        "    except KeyError:\n"
+        "        return None\n"
+        f"    if len(s) == {count}:\n"
+        "        d.update(none_given)\n"
+        "        return d\n"
+        f"    if len(s) != {size}:\n"
+        "        return None\n"
+        "    d.update({" + ", ".join(optional) + "})\n"
+        "    return d\n"
     )
     exec(source, scope)  # the source is made of the model's own field names
     read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
