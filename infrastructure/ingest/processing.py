@@ -241,12 +241,14 @@ class Processor:
         # The orders.
         named = {m.client_order_id for item in items for m in item.messages if m.client_order_id is not None}
         named = {cid for cid in named if orders.get(cid) is None}
-        found = recorder.select_events_many(named) if named else {}
-        for client_id, stored in found.items():
-            events = [self.mapper.to_domain_event(s) for s in stored]
+        decode = self.mapper.to_domain_event
+        found = recorder.select_events_many(named, decode) if named else {}
+        for client_id, events in found.items():
             order = replay(events)
             if order is not None:
-                self._remember(order)
+                orders.put(order)  # (``_remember``, here where the identities are read next)
+                for key in identity_keys(order):
+                    identities[key] = order.client_order_id
                 histories[client_id] = events
         absent = self.absent = named - found.keys()
         # The identities. Orders requested in this very batch: their later messages often name no
@@ -312,8 +314,7 @@ class Processor:
                 else:
                     latest[cid] = m.ts
         if earlier:
-            for client_id, stored in recorder.select_events_many(earlier).items():
-                histories[client_id] = [self.mapper.to_domain_event(s) for s in stored]
+            histories.update(recorder.select_events_many(earlier, decode))
 
     def _forget_identities(self, work: Batch) -> None:
         """Identities a batch registered but did not store."""
