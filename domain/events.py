@@ -17,7 +17,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from orderledger.domain.order_fields import CHANGES, TERM, Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_fields import (
+    CHANGES,
+    TERM,
+    Check,
+    Repeat,
+    Says,
+    field_markers,
+    unmarked,
+)
 from orderledger.domain.values import (
     ClientOrderId,
     Contingency,

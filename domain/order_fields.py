@@ -12,9 +12,10 @@ shows of each field (its kind, column and figure) is ``domain.order_state.ShownO
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -84,6 +85,22 @@ class Term:
 
 
 TERM = Term()
+FIELD_MARKERS = (Says, Repeat, Term)
+"""The markers of a request field (every one carries a ``Says`` and a ``Repeat``, a conditional
+term a ``Term`` too): they say what the field means, what a repeat may do with it and whether the
+order holds it among its terms, nothing of its type, how it is validated or how it is stored."""
+
+
+def without_markers(hint: Any) -> Any:
+    """``hint`` without a request field's markers: its ``Annotated`` metadata less ``FIELD_MARKERS``
+    (its bare type when nothing else is left); ``hint`` itself when it carries none."""
+    if typing.get_origin(hint) is not Annotated:
+        return hint
+    kept = tuple(mark for mark in hint.__metadata__ if not isinstance(mark, FIELD_MARKERS))
+    if len(kept) == len(hint.__metadata__):
+        return hint
+    base = typing.get_args(hint)[0]
+    return Annotated[(base, *kept)] if kept else base
 
 
 def field_markers(model: type[BaseModel], marker: type[_M]) -> dict[str, _M]:
@@ -104,4 +121,15 @@ def unmarked(model: type[BaseModel], *markers: type[Any]) -> list[str]:
     ]
 
 
-__all__ = ["CHANGES", "TERM", "Check", "Repeat", "Says", "Term", "field_markers", "unmarked"]
+__all__ = [
+    "CHANGES",
+    "FIELD_MARKERS",
+    "TERM",
+    "Check",
+    "Repeat",
+    "Says",
+    "Term",
+    "field_markers",
+    "unmarked",
+    "without_markers",
+]

@@ -7,21 +7,25 @@ commands). :func:`answer` looks the request's type up there; ``OrderLedger.handl
 of the ledger, the CLI and the HTTP API ask through it. The commands' table is imported with the
 first command, so a process that only reads loads neither the commands nor what answers them.
 
-A message's way in, one stage per module, in the order it takes them; ``writes.recording`` calls
-them in that order (``ingest_lines``, ``ingest_inbound``, ``_commit``), each with what the one
-before it gave:
+A message's way in, one stage per module, in the order it takes them; each stage calls the next
+with what it made, so the path reads top-down from the command's handler
+(``command_handlers.ingest_stream``):
 
 1. read: ``ingest.inputs.read_lines`` (a file, a pipe or a live input, line by line);
-2. translate: ``application.writes.translating`` (``line_reader``, then ``translated``: each line,
-   read by the ledger's format or its venue's adapter, into an ``Inbound``: its messages, or why
-   it is refused or waits), grouped into batches by ``recording.ingest_inbound``;
-3. door: ``application.writes.door`` (``door_for``: whether the risk door judges the batch, and
-   the judgement run under the log lock before it is decided);
-4. decide and commit: ``application.writes.committing`` (``committed``) hands the batch to the
-   writer, ``ingest.processing.Processor.decide_and_commit``, which decides it in memory, in
-   arrival order (``ingest.batch.Batch.decide``, each message kind as ``ingest.batch.DECISIONS``
-   names), and writes it in one group commit of its journal rows and events;
-5. project: ``committing`` then has ``OrderLedger._after_commit`` bring the views
+2. translate: ``application.writes.translating`` (``ingest_lines``: its ``LineReader``, its
+   format's options checked, reads each line by the ledger's format or its venue's adapter,
+   ``ingest.inbound.read_ledger_line`` and ``read_adapter_line``, into an ``Inbound``: its
+   messages, or why it is refused or waits), handing them on to
+3. batch: ``application.writes.recording`` (``ingest_inbound``: the inputs grouped into batches;
+   ``commit``: each batch through
+4. the door: ``application.writes.door`` (``door_for``: whether the risk door judges the batch, and
+   the judgement run under the log lock before it is decided), then to
+5. decide and commit: ``application.writes.committing`` (``committed``) hands the batch to the
+   writer, ``ingest.processing.Processor.decide_and_commit``, which reads what the batch names
+   (``Processor.prefetch``), decides it in memory, in arrival order (``ingest.batch.Batch.decide``,
+   each message kind as ``ingest.batch.DECISIONS`` names), and writes it in one group commit of
+   its journal rows and events;
+6. project: ``committing`` then has ``OrderLedger._after_commit`` bring the views
    (``storage.views``) to the commit.
 """
 

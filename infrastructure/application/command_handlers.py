@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.analytics.lake import LakeReport
     from orderledger.infrastructure.application.risk import pretrade
     from orderledger.infrastructure.application.upkeep import collector_leases, maintenance
-    from orderledger.infrastructure.application.writes import recording
-    from orderledger.infrastructure.application.writes.placed import Placed
+    from orderledger.infrastructure.application.writes import recording, translating
+    from orderledger.infrastructure.application.writes.place_answer import Placed
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
-    maintenance, collector_leases, lake, placing, recording, pretrade = (
+    maintenance, collector_leases, lake, placing, recording, translating, pretrade = (
         lazy_imports.Module(f"orderledger.infrastructure.application.{name}")
         for name in (
             "upkeep.maintenance",
@@ -45,6 +45,7 @@ else:  # each imported when a command that runs on it is first asked
             "analytics.lake",
             "placing",
             "writes.recording",
+            "writes.translating",
             "risk.pretrade",
         )
     )
@@ -60,7 +61,7 @@ def _ingest_lines(
 ) -> IngestReport:
     """Record a request's lines (``IngestStream`` and ``Ingest`` differ only in who is told of
     each batch's results)."""
-    return recording.ingest_lines(
+    return translating.ingest_lines(
         ledger,
         request.lines,
         origin=request.origin,
@@ -120,7 +121,7 @@ def load_ccxt_markets(ledger: LedgerParts, request: command_requests.LoadCcxtMar
 
 
 def settle(ledger: LedgerParts, request: command_requests.Settle) -> int:
-    return recording.settle(
+    return translating.settle(
         ledger,
         request.message_id,
         reason=request.reason,

@@ -27,7 +27,7 @@ from orderledger.infrastructure.application.typed_request import Request, reques
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.analytics.lake import LakeReport  # noqa: F401
     from orderledger.infrastructure.application.risk.pretrade import CheckResult  # noqa: F401
-    from orderledger.infrastructure.application.writes.placed import Placed  # noqa: F401
+    from orderledger.infrastructure.application.writes.place_answer import Placed  # noqa: F401
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401

@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.risk.pretrade import CheckResult
     from orderledger.infrastructure.application.risk.standing import LimitStatus
     from orderledger.infrastructure.application.writes import recording
-    from orderledger.infrastructure.application.writes.placed import Placed
+    from orderledger.infrastructure.application.writes.place_answer import Placed
     from orderledger.infrastructure.application.writes.recording import IngestReport
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.ingest.processing import Processor
@@ -91,7 +91,7 @@ else:
             "orderledger.infrastructure.application.placing": ("Placement",),
             "orderledger.infrastructure.application.risk.pretrade": ("CheckResult",),
             "orderledger.infrastructure.application.risk.standing": ("LimitStatus",),
-            "orderledger.infrastructure.application.writes.placed": ("Placed",),
+            "orderledger.infrastructure.application.writes.place_answer": ("Placed",),
             "orderledger.infrastructure.application.writes.recording": ("IngestReport",),
             "orderledger.infrastructure.ingest.inbound": ("Inbound", "Result"),
         },

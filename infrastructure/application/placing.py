@@ -37,7 +37,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.requests import Record
-from orderledger.infrastructure.application.writes.placed import Placed
+from orderledger.infrastructure.application.writes.place_answer import Placed
 from orderledger.infrastructure.errors import MessageError, OrderDeniedError, RequestNotRecordedError
 from orderledger.infrastructure.ingest.inbound import Result
 

@@ -323,7 +323,7 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
         (
             # A line some of whose messages still wait stays parked with the events of the rest;
             # a line with a message refused is rejected with the events of those applied, which
-            # its reason lists ("messages 1, 2 of 3 applied", fates.each_part).
+            # its reason lists ("messages 1, 2 of 3 applied", input_outcomes.each_part).
             "SELECT DISTINCT m.message_id, m.outcome FROM messages m"
             " JOIN events e ON e.message_id = m.message_id"
             # A denied request's only event is its breach fact (``BreachRecorded``).

@@ -27,7 +27,7 @@ import orjson
 from pydantic import BeforeValidator, PlainSerializer
 
 from orderledger.domain.events import EVENT_TYPES, OrderEvent, StoredWhenGiven
-from orderledger.domain.order_fields import Repeat, Says
+from orderledger.domain.order_fields import FIELD_MARKERS
 from orderledger.domain.values import MAX_DIGITS, SIGNED_FORM, UTC_TIME_FORM, parse_decimal, parse_timestamp
 from orderledger.infrastructure.storage.codecs import HEADER, read_stored, shown_time
 from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
@@ -45,7 +45,7 @@ _DECIMAL = f"(type({{v}}) is str and len({{v}}) <= {MAX_DIGITS} and _SIGNED({{v}
 _TIME = "(type({v}) is str and _UTC_TIME({v}) is not None)"
 # A request field's markers (``domain.order_fields``) say what the field means and what a repeat
 # may do with it, nothing of how it is validated.
-_KNOWN = (BeforeValidator, PlainSerializer, StoredWhenGiven, Says, Repeat)
+_KNOWN = (BeforeValidator, PlainSerializer, StoredWhenGiven, *FIELD_MARKERS)
 
 
 def _check(annotation: Any, depth: int = 0, validators: tuple[Any, ...] = ()) -> str | None:

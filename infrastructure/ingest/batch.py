@@ -45,10 +45,17 @@ from orderledger.domain.order import FACTS, Order, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.fates import Again, Decided, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities, IdentityLookup
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.input_outcomes import (
+    Again,
+    Decided,
+    bounded,
+    combine,
+    each_part,
+    notes_text,
+)
+from orderledger.infrastructure.ingest.instrument_facts import book_instrument
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,
@@ -161,17 +168,14 @@ class Batch(Parking, Identities):
         if item.breaches:
             result.breaches = item.breaches
         self.flags = item.flags
-        if item.denied is not None:
+        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
+            result.outcome, result.reason = entry.outcome, entry.reason
+            return result
+        if item.denied is not None:  # (a request of ours: it never waits for a feed's context)
             entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
             result.outcome, result.reason = entry.outcome, entry.reason
             entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
             book_breach(self, item.breach, entry)  # the denial, a fact: never an order
-            return result
-        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
-            result.outcome, result.reason = entry.outcome, entry.reason
-            return result
-        if not item.messages:
-            entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
             return result
         if len(item.messages) == 1 and not item.notes:
             # The everyday input, one message: what the loop and _settle below come to for it.
@@ -189,27 +193,30 @@ class Batch(Parking, Identities):
             entry.client_order_id = result.client_order_id = self._last_client_id
             result.outcome, result.reason = entry.outcome, entry.reason
             return result
-        outcomes: dict[int, tuple[Outcome, str | None]] = {}
-        self.parts[id(entry)] = (outcomes, item.notes)
-        owner = None  # the order of the last message that recorded something
-        for position, message in enumerate(item.messages):
-            # Each message has its own fate: one refused leaves the others to be decided.
-            self._refused = None
-            outcome, reason, events = self.decide_message(message, entry, position)
-            if outcome is Outcome.REJECTED and result.error is None:
-                result.error = self._refused
-            if events:
-                owner = self._last_client_id
-            # A message parked and then released by a later one of the same input is settled.
-            outcomes.setdefault(position, (outcome, reason))
-            result.events.extend(events)
-        self._settle(entry)
-        if item.breach is not None and entry.outcome is Outcome.APPLIED:
-            # Let through by an override (a note: never the one-message path), the breach is a
-            # fact all the same, once the request is recorded.
-            book_breach(self, item.breach, entry)
-        entry.client_order_id = result.client_order_id = owner or self._last_client_id
-        result.outcome, result.reason = entry.outcome, entry.reason
+        if item.messages:  # several messages (an input holding none is said last)
+            outcomes: dict[int, tuple[Outcome, str | None]] = {}
+            self.parts[id(entry)] = (outcomes, item.notes)
+            owner = None  # the order of the last message that recorded something
+            for position, message in enumerate(item.messages):
+                # Each message has its own fate: one refused leaves the others to be decided.
+                self._refused = None
+                outcome, reason, events = self.decide_message(message, entry, position)
+                if outcome is Outcome.REJECTED and result.error is None:
+                    result.error = self._refused
+                if events:
+                    owner = self._last_client_id
+                # A message parked and then released by a later one of the same input is settled.
+                outcomes.setdefault(position, (outcome, reason))
+                result.events.extend(events)
+            self._settle(entry)
+            if item.breach is not None and entry.outcome is Outcome.APPLIED:
+                # Let through by an override (a note: never the one-message path), the breach is a
+                # fact all the same, once the request is recorded.
+                book_breach(self, item.breach, entry)
+            entry.client_order_id = result.client_order_id = owner or self._last_client_id
+            result.outcome, result.reason = entry.outcome, entry.reason
+            return result
+        entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
         return result
 
     def _context(self, item: Inbound, entry: JournalEntry) -> bool:

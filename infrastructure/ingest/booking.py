@@ -15,7 +15,7 @@ from uuid import UUID
 
 from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.ingest.fates import Decided
+from orderledger.infrastructure.ingest.input_outcomes import Decided
 from orderledger.infrastructure.messages.models import Message
 from orderledger.infrastructure.storage.store import JournalEntry
 

@@ -119,28 +119,39 @@ def formats_table() -> str:
 
 
 class Translation:
-    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
-    account and options object, read as a feed is (``messages(raw, notes)``)."""
+    """A format that reads each line alone: its declared ``translate`` (loaded here: the venue's
+    adapter loads only for an ingest of its format) with the ingest's venue, account and options
+    object, read as a feed is (``messages(raw, notes)``)."""
 
-    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
+    def __init__(self, reference: str, venue: str, account: str | None, options: Any) -> None:
+        translate = load(reference)
+        if isinstance(translate, type):  # a translation that remembers across the lines of one run
+            translate = translate()
         self.translate, self.venue, self.account, self.options = translate, venue, account, options
 
     def messages(self, raw: bytes, notes: list[str]) -> Any:
         return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
 
 
-def translation_for(
-    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
-) -> Translation | None:
-    """How a format that reads each line alone translates one, else None. Start-up cost: the
-    venue's adapter loads only for an ingest of its format."""
-    if declared.translate is None:
-        return None
+def translator(
+    ledger: Any,
+    declared: InputFormat,
+    venue: str | None,
+    account: str | None,
+    options: Mapping[str, Any] | None,
+) -> Any:
+    """What reads each line of a venue's format (``messages(raw, notes)``): its feed, opened on
+    the ledger (a format that reads the ledger: ``application.feeds``), or its translation; None
+    for a format that names neither (the ledger's own). Its options object is made from
+    ``options`` (checked by :func:`check_options`)."""
     typed = typed_options(declared, options)
-    translate = load(declared.translate)
-    if isinstance(translate, type):  # a translation that remembers across the lines of one run
-        translate = translate()
-    return Translation(translate, venue or "", account, typed)
+    if declared.feed is None:
+        return (
+            None
+            if declared.translate is None
+            else Translation(declared.translate, venue or "", account, typed)
+        )
+    return load(declared.feed)(ledger, venue or "", account or "", typed)
 
 
 __all__ = [
@@ -152,6 +163,6 @@ __all__ = [
     "input_format",
     "needing",
     "spelled",
-    "translation_for",
+    "translator",
     "typed_options",
 ]

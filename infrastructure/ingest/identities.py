@@ -20,9 +20,9 @@ from orderledger.domain.events import OrderEvent, OrderSpec
 from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import Order
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.caches import IdentityCache
-from orderledger.infrastructure.ingest.fates import Decided
+from orderledger.infrastructure.ingest.input_outcomes import Decided
 from orderledger.infrastructure.ingest.merging import book_facts, mergeable, merged
+from orderledger.infrastructure.ingest.order_caches import IdentityCache
 from orderledger.infrastructure.messages.models import Message
 from orderledger.infrastructure.storage.store import Commit, JournalEntry
 

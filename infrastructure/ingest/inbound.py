@@ -1,5 +1,7 @@
 """One raw input and the messages read from it, ready for the ledger (``Inbound``), and what
-became of it (``Result``).
+became of it (``Result``); a line read into one, by the ledger's own format
+(``read_ledger_line``) or by a venue format's translation or feed (``read_adapter_line``). A line
+that cannot be read costs that line, never the rest of the input.
 
 Here rather than beside the adapters: the ingest layer builds on the adapters, never the reverse.
 """
@@ -14,8 +16,9 @@ from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import BreachRecorded, OrderEvent
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.adapters.common import definitions_first
-from orderledger.infrastructure.messages.models import Message
+from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext, definitions_first
+from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.messages.models import Message, message_from_line
 
 
 @dataclass
@@ -87,4 +90,93 @@ def inbound(
     )
 
 
-__all__ = ["Inbound", "Result", "inbound"]
+def read_error(raw: bytes) -> LedgerError | None:
+    """The typed error reading a refused message raised (read again: only a refusal pays)."""
+    try:
+        message_from_line(raw)
+    except LedgerError as error:
+        return error
+    except Exception:
+        return None
+    return None
+
+
+MAX_REASON = 300
+"""Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
+INTERNAL_ERROR = "internal error reading the line"
+"""How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
+
+
+def reason(error: BaseException) -> str:
+    """One line of at most MAX_REASON characters saying why."""
+    message = str(getattr(error, "message", None) or str(error))
+    first = next((part.strip() for part in message.splitlines() if part.strip()), type(error).__name__)
+    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
+
+
+def raw_bytes(line: str | bytes) -> bytes:
+    """The bytes of a line: a ``str`` read with surrogateescape gets its bytes back; other lone
+    surrogates are kept (as CESU-8) so the line is journaled and refused, not lost."""
+    if isinstance(line, bytes):
+        return line
+    try:
+        return line.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
+def _internal(error: Exception) -> str:
+    return reason(ValueError(f"{INTERNAL_ERROR}: {type(error).__name__}: {reason(error)}"))
+
+
+def read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
+    raw = (line if type(line) is bytes else raw_bytes(line)).rstrip(b"\r\n")
+    if not raw or raw.isspace():
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
+    try:
+        messages = [message_from_line(raw)]
+    except (MessageError, ValueError) as error:
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=reason(error))
+    except Exception as error:  # a reader bug must cost one line, not the rest of the input
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
+    return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
+
+
+def read_adapter_line(
+    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
+) -> Inbound:
+    """One line of venue input, translated by its format's feed or translation (``reader``);
+    the raw line is what is journaled.
+
+    The caller has checked the format and what it needs (``formats.check_options``)."""
+    raw = raw_bytes(line).rstrip(b"\r\n")
+    if not raw.strip():
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
+    notes: list[str] = []
+    try:
+        messages = reader.messages(raw, notes)
+    except MissingContext as missing:  # parked until a line bringing the context is recorded
+        waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
+        waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), reason(missing))
+        return waiting
+    except (MessageError, ValueError, TypeError, KeyError) as error:
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=reason(error))
+    except Exception as error:  # an adapter bug must cost one line, not the rest of the input
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
+    item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
+    item.line_no = number
+    return item
+
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "MAX_REASON",
+    "Inbound",
+    "Result",
+    "inbound",
+    "raw_bytes",
+    "read_adapter_line",
+    "read_error",
+    "read_ledger_line",
+    "reason",
+]

@@ -20,7 +20,7 @@ from orderledger.domain.identity import IdentityKey, identity_keys, trade_key, w
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.fates import Again, Decided, combine
+from orderledger.infrastructure.ingest.input_outcomes import Again, Decided, combine
 from orderledger.infrastructure.messages.models import (
     FillBustedMessage,
     FillCorrectedMessage,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for, record_cash_flow, record_mark
 from orderledger.domain.events import CashFlowRecorded, MarkRecorded
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Decided
+from orderledger.infrastructure.ingest.input_outcomes import Decided
 from orderledger.infrastructure.messages.models import CashFlowMessage, MarkMessage
 from orderledger.infrastructure.storage.store import JournalEntry
 

@@ -13,7 +13,7 @@ the commit. What a batch decides of each message is in :mod:`ingest.batch`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -31,15 +31,14 @@ from orderledger.domain.order_requests import is_external_key
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.batch import Batch
-from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
-from orderledger.infrastructure.ingest.fates import Again
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.input_outcomes import Again
+from orderledger.infrastructure.ingest.order_caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.parking import (
     ParkedIndex,
 )
 from orderledger.infrastructure.messages.models import (
-    Message,
     RequestMessage,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
@@ -153,13 +152,7 @@ class Processor:
         batch read: decide again)."""
         if self._heads is None and not self._shared:
             self._alone()
-        # One query loads every order the batch names; the rest are known not to exist yet.
-        self.histories = {}
-        self.absent = self.prefetch(
-            m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
-        )
-        self.no_identity = self.prefetch_identities(items)
-        self.prefetch_histories(items)  # after the identities: a message may name its order by them
+        self.prefetch(items)  # the orders, identities and histories it reads, in one query each
         work = self._work = Batch(self)
         try:
             results = []
@@ -236,47 +229,92 @@ class Processor:
         for key in identity_keys(order):
             self.identities[key] = order.client_order_id
 
-    def prefetch(self, client_order_ids: Iterable[str]) -> set[str]:
-        """Load many orders in one query; returns the IDs that do not exist."""
-        wanted = {c for c in client_order_ids if self.orders.get(c) is None}
-        if not wanted:
-            return set()
-        by_id = {order_id_for(c): c for c in wanted}
-        found = self.recorder.select_events_many(by_id)
-        for oid, stored in found.items():
-            events = [self.mapper.to_domain_event(s) for s in stored]
+    def prefetch(self, items: Sequence[Inbound]) -> None:
+        """Load what the batch reads, one query for each kind rather than one per message: the
+        orders it names (``absent``: those that do not exist), the venue identities its messages
+        name (``no_identity``: those nobody holds), then the stored events of the known orders
+        that a message names with a venue time before their latest (decided in place,
+        ``Batch._history``; read after the identities: a message may name its order by them)."""
+        orders, identities, recorder = self.orders, self.identities, self.recorder
+        histories: dict[str, list[OrderEvent]] = {}
+        self.histories = histories
+        # The orders.
+        named = {m.client_order_id for item in items for m in item.messages if m.client_order_id is not None}
+        named = {cid for cid in named if orders.get(cid) is None}
+        decode = self.mapper.to_domain_event
+        found = recorder.select_events_many(named, decode) if named else {}
+        for client_id, events in found.items():
             order = replay(events)
             if order is not None:
-                self._remember(order)
-                self.histories[by_id[oid]] = events
-        missing = {c for oid, c in by_id.items() if oid not in found}
-        return missing
-
-    def prefetch_histories(self, items: Sequence[Inbound]) -> None:
-        """Read in one query the stored events of the known orders that a message of the batch
-        names with a venue time before their latest (decided in place, ``Batch._history``)."""
-        wanted: dict[UUID, str] = {}
-        latest: dict[str, datetime] = {}  # each known order's latest venue time, as the batch goes
-        peek = self.orders.peek
+                orders.put(order)  # (``_remember``, here where the identities are read next)
+                for key in identity_keys(order):
+                    identities[key] = order.client_order_id
+                histories[client_id] = events
+        absent = self.absent = named - found.keys()
+        # The identities. Orders requested in this very batch: their later messages often name no
+        # venue. A line parked earlier that a request of this batch releases: its names are
+        # looked up with the batch's, not one query each when it is applied.
+        requested = {
+            m.client_order_id: m.venue
+            for item in items
+            for m in item.messages
+            if type(m) is RequestMessage and m.client_order_id is not None
+        }
+        wanted: set[IdentityKey] = set()
+        for cid, requested_at in requested.items() if len(self.parked) else ():
+            for _, m in self.parked.held(IdentityKey.client_order(cid)):
+                venue = m.venue or requested_at
+                if m.venue_order_id:
+                    wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
+                if m.aliases:
+                    wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
+        for item in items:
+            for m in item.messages:
+                venue, cid = m.venue, m.client_order_id
+                if venue is None and cid is not None:
+                    order = orders.get(cid)
+                    venue = requested.get(cid) if order is None else order.venue
+                if venue is None:
+                    continue
+                if m.venue_order_id:
+                    wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
+                if m.aliases:
+                    wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
+                if cid is not None and m.venue and cid in absent and cid not in requested:
+                    # An order unknown by this ID may know it as an alias (_resolve).
+                    wanted.add(IdentityKey.alias(venue, CLIENT_ORDER_ID_ALIAS, cid))
+        # O(batch): only this batch's keys are looked at, never every identity seen so far.
+        keys = sorted(key for key in wanted if key not in identities)
+        if keys:
+            with recorder.db.read() as tx:
+                for start in range(0, len(keys), 300):
+                    chunk = keys[start : start + 300]
+                    for venue, kind, value, owner in tx.all(
+                        *select_by_keys(
+                            "identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], chunk, tx.dialect
+                        )
+                    ):
+                        identities[IdentityKey(venue, kind, value)] = owner
+        self.no_identity = {key for key in keys if key not in identities}
+        # The histories. Each known order's latest venue time, as the batch goes.
+        earlier: set[str] = set()
+        latest: dict[str, datetime] = {}
         for item in items:
             for m in item.messages:
                 cid = m.client_order_id
                 if cid is None and m.venue is not None and m.venue_order_id is not None:
-                    cid = self.identities.get(IdentityKey.venue_order(m.venue, m.venue_order_id))
-                if cid is None or cid in self.histories:
+                    cid = identities.get(IdentityKey.venue_order(m.venue, m.venue_order_id))
+                if cid is None or cid in histories:
                     continue
-                order = peek(cid)
+                order = orders.peek(cid)
                 if order is None or order.version < 2:
                     continue
-                before = latest.get(cid, order.updated_at)
-                if m.ts < before:
-                    wanted[order.id] = cid
+                if m.ts < latest.get(cid, order.updated_at):
+                    earlier.add(cid)
                 else:
                     latest[cid] = m.ts
-        if not wanted:
-            return
-        for oid, stored in self.recorder.select_events_many(wanted).items():
-            self.histories[wanted[oid]] = [self.mapper.to_domain_event(s) for s in stored]
+        if earlier:
+            histories.update(recorder.select_events_many(earlier, decode))
 
     def _forget_identities(self, work: Batch) -> None:
         """Identities a batch registered but did not store."""
@@ -289,65 +327,6 @@ class Processor:
         if inline is None:
             return None
         return lambda tx, ids: inline(tx, list(zip(ids, events, strict=True)), orders)
-
-    def prefetch_identities(self, items: Sequence[Inbound]) -> set[IdentityKey]:
-        """Load the venue identities a batch names in one query; returns those that do not exist."""
-        wanted: set[IdentityKey] = set()
-        # Orders requested in this very batch: their later messages often name no venue.
-        requested = {
-            m.client_order_id: m.venue
-            for item in items
-            for m in item.messages
-            if type(m) is RequestMessage and m.client_order_id is not None
-        }
-        for m, requested_at in self._released_by(requested):
-            # A line parked earlier that a request of this batch releases: its names are looked
-            # up with the batch's, not one query each when it is applied.
-            venue = m.venue or requested_at
-            if m.venue_order_id:
-                wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
-            if m.aliases:
-                wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
-        for item in items:
-            for m in item.messages:
-                venue = m.venue
-                if venue is None and m.client_order_id is not None:
-                    order = self.orders.get(m.client_order_id)
-                    venue = requested.get(m.client_order_id) if order is None else order.venue
-                if venue is None:
-                    continue
-                if m.venue_order_id:
-                    wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
-                if m.aliases:
-                    wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
-                cid = m.client_order_id
-                if cid is not None and m.venue and cid in self.absent and cid not in requested:
-                    # An order unknown by this ID may know it as an alias (_resolve).
-                    wanted.add(IdentityKey.alias(venue, CLIENT_ORDER_ID_ALIAS, cid))
-        # O(batch): only this batch's keys are looked at, never every identity seen so far.
-        wanted = {key for key in wanted if key not in self.identities}
-        if not wanted:
-            return set()
-        keys = sorted(wanted)
-        with self.recorder.db.read() as tx:
-            for start in range(0, len(keys), 300):
-                chunk = keys[start : start + 300]
-                for venue, kind, value, owner in tx.all(
-                    *select_by_keys("identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], chunk, tx.dialect)
-                ):
-                    self.identities[IdentityKey(venue, kind, value)] = owner
-        return {key for key in wanted if key not in self.identities}
-
-    def _released_by(self, requested: dict[str, str]) -> list[tuple[Message, str]]:
-        """The messages this writer holds parked under the client order IDs the batch requests,
-        each with the venue of its request."""
-        if not len(self.parked):
-            return []
-        return [
-            (message, venue)
-            for cid, venue in requested.items()
-            for _, message in self.parked.held(IdentityKey.client_order(cid))
-        ]
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded: for an external order

@@ -19,7 +19,7 @@ from orderledger.domain.risk import (
     state_id_for,
 )
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Decided
+from orderledger.infrastructure.ingest.input_outcomes import Decided
 from orderledger.infrastructure.messages.models import (
     LimitClearedMessage,
     LimitSetMessage,

@@ -98,7 +98,11 @@ def _shown_names(cls: type) -> tuple[str, ...]:
 
 _PACKED = "_packed"
 """Key, in a row's ``__dict__``, of its stored values not yet read (:func:`lazy_reader`,
-``packed_reader``): what fills its fields from them, they, and what shows them as JSON."""
+``packed_reader``)."""
+_HOW = "_how"
+"""Key, in the ``__dict__`` of a row holding its stored values, of what fills its fields from
+them and what shows them as JSON: one pair shared by every row its reader makes (a pair per
+row would be one more object for each, which the cycle collector then walks)."""
 
 
 class ResultRow:
@@ -116,12 +120,12 @@ class ResultRow:
         def __getattr__(self, name: str) -> Any:
             # Only reached when ``name`` is not in the row's __dict__: a packed row's fields.
             state = self.__dict__
-            packed = state.get(_PACKED)
-            if packed is None or name.startswith("__"):
+            stored = state.get(_PACKED)
+            if stored is None or name.startswith("__"):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            fill, stored, _ = packed
-            fill(self, stored)  # one update: a thread reading meanwhile sees no field or all
+            state[_HOW][0](self, stored)  # one update: a thread reading meanwhile sees no field or all
             state.pop(_PACKED, None)
+            state.pop(_HOW, None)
             return object.__getattribute__(self, name)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -134,9 +138,10 @@ class ResultRow:
         """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out). A row still
         holding its stored values (:func:`lazy_reader`, ``packed_reader``) is shown from them, with
         no typed value made on the way (the same data: ``codecs.row_renderer``)."""
-        packed = self.__dict__.get(_PACKED)
-        if packed is not None and packed[2] is not None:
-            shown: dict[str, Any] = packed[2](packed[1])
+        state = self.__dict__
+        stored = state.get(_PACKED)
+        if stored is not None and (render := state[_HOW][1]) is not None:
+            shown: dict[str, Any] = render(stored)
             return shown
         return {
             name: value if type(value := getattr(self, name)) in _AS_IS else plain(value)
@@ -224,12 +229,16 @@ def _lazy(
     """Rows of ``cls`` each holding its stored row (``column``: that column of it only) with
     what fills its fields from it and what shows it as JSON-ready data."""
 
+    how = (fill, render)
+
     def read(rows: Iterable[Sequence[Any]]) -> list[Row]:
         out: list[Row] = []
         append = out.append
         for r in rows:
             row = _new(cls)
-            row.__dict__[_PACKED] = (fill, r if column is None else r[column], render)
+            state = row.__dict__
+            state[_PACKED] = r if column is None else r[column]
+            state[_HOW] = how
             append(row)
         return out
 

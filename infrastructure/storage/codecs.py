@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from orderledger.domain import events
 from orderledger.domain.construction import Template, construct, holding, template
-from orderledger.domain.order_fields import Repeat, Says
+from orderledger.domain.order_fields import without_markers
 from orderledger.domain.values import DecimalStr, UtcTime, format_timestamp
 
 E = TypeVar("E", bound=BaseModel)
@@ -215,7 +215,6 @@ def shown_time(text: str) -> str:
     return text if len(text) == _TIME_WIDTH else format_timestamp(datetime.fromisoformat(text))
 
 
-_FIELD_MARKERS = (Says, Repeat)
 _TIME_WIDTH = len("2026-11-20T09:30:01.186437Z")
 _AS_SHOWN: Any = None
 _NOT_SHOWN: Any = object()
@@ -226,11 +225,10 @@ def _event_json_form(hint: Any) -> Any:
     gives: ``_AS_SHOWN`` when it already is (text, numbers, flags, enums, amounts as the
     canonical text ``DecimalStr`` writes, lists and mappings of those), ``shown_time`` for a
     time, ``_NOT_SHOWN`` for a type with no such rule (the event is decoded instead)."""
+    bare = without_markers(hint)  # a request field's markers say nothing of how it is stored
+    if bare is not hint:
+        return _event_json_form(bare)
     args, origin = typing.get_args(hint), typing.get_origin(hint)
-    if origin is Annotated and any(isinstance(mark, _FIELD_MARKERS) for mark in hint.__metadata__):
-        # A request field's markers (``domain.order_fields``) say nothing of how it is stored.
-        kept = tuple(mark for mark in hint.__metadata__ if not isinstance(mark, _FIELD_MARKERS))
-        return _event_json_form(Annotated[(args[0], *kept)] if kept else args[0])
     if hint == DecimalStr:
         return _AS_SHOWN
     if hint == UtcTime:

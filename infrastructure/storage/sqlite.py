@@ -382,11 +382,11 @@ class SqliteDatabase(Database):
         self._frozen: list[int] | None = None
         if not url.is_memory and not url.immutable and (not create or url.mode == "ro"):
             url = self._reader(url)
-        elif create and not url.is_memory and not url.read_only and unwritable(url.path):
+        elif create and not url.is_memory and not url.read_only and (why := unwritable(url.path)):
             # Refused before SQLite opens it: it would create a -wal and -shm of this user's
             # beside the file (where the directory allows), in the way of its owner's writers.
             raise DatabaseReadOnlyError(
-                f"database {url.path!r} cannot be written here ({unwritable(url.path)}), so nothing"
+                f"database {url.path!r} cannot be written here ({why}), so nothing"
                 " was written; the read-only commands (queries, verify, export) still read it"
             )
         self.url = url

@@ -10,9 +10,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -62,6 +62,8 @@ from orderledger.infrastructure.storage.schema import (
     schema,
     upgrade,
 )
+
+T = TypeVar("T")
 
 # An order's events as loaded to decide on it, and what a batch checks of the orders it read.
 _LOADED = ("client_order_id", "originator_id", "originator_version", "topic", "state")
@@ -581,12 +583,14 @@ class LedgerRecorder(ApplicationRecorder):
         oid = UUID(str(originator_id))
         return [StoredEvent(oid, r[0], r[1], payload(r[2])) for r in rows]
 
-    def select_events_many(self, orders: Mapping[UUID, str]) -> dict[UUID, list[StoredEvent]]:
-        """Several orders' events in one query (loading a batch's orders): ``orders`` maps each
-        order's originator ID to its client order ID."""
-        keys = list(dict.fromkeys(orders.values()))
-        wanted = {str(i) for i in orders}
-        result: dict[UUID, list[StoredEvent]] = {}
+    def select_events_many(
+        self, client_order_ids: Collection[str], decode: Callable[[StoredEvent], T]
+    ) -> dict[str, list[T]]:
+        """Several orders' events in one query (loading a batch's orders), by client order ID, each
+        decoded as it is read (``decode``: ``LedgerMapper.to_domain_event``)."""
+        keys = list(client_order_ids)
+        wanted = {str(order_id_for(c)) for c in keys}
+        result: dict[str, list[T]] = {}
         with self.db.read() as tx:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
@@ -596,8 +600,9 @@ class LedgerRecorder(ApplicationRecorder):
                 for r in tx.all(sql + " ORDER BY client_order_id, originator_id, originator_version", params):
                     if r[1] not in wanted:
                         continue
-                    oid = UUID(r[1])
-                    result.setdefault(oid, []).append(StoredEvent(oid, r[2], r[3], payload(r[4])))
+                    result.setdefault(r[0], []).append(
+                        decode(StoredEvent(UUID(r[1]), r[2], r[3], payload(r[4])))
+                    )
         return result
 
     def select_notifications(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from orderledger.domain.aggregates import aggregate_id
 from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderEvent
-from orderledger.domain.order_fields import Repeat, Says
+from orderledger.domain.order_fields import without_markers
 from orderledger.domain.values import MAX_DIGITS, DecimalStr, UtcTime, format_decimal
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.chain_check import _check_row
@@ -100,11 +100,7 @@ EVERYDAY = (
 
 def value(hint: Any, everyday: bool) -> st.SearchStrategy[Any]:
     """Any value of the type ``hint``; amounts as recorded ones are when ``everyday``."""
-    if typing.get_origin(hint) is Annotated:  # a request field's markers say nothing of its type
-        kept = tuple(mark for mark in hint.__metadata__ if not isinstance(mark, Says | Repeat))
-        if len(kept) < len(hint.__metadata__):
-            base = typing.get_args(hint)[0]
-            hint = Annotated[(base, *kept)] if kept else base
+    hint = without_markers(hint)  # a request field's markers say nothing of its type
     if everyday and hint == DecimalStr:
         return EVERYDAY
     if everyday and typing.get_origin(hint) is Annotated and hint != UtcTime:

@@ -4,15 +4,9 @@ time of the change, waiting on the stream's frames, never on the clock."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
-import httpx2
 import pytest
 
 from tests.support.http_api import (
-    BOUND,
     READ_TOKEN,
     TOKENS,
     WRITE_TOKEN,
@@ -20,6 +14,7 @@ from tests.support.http_api import (
     bearer,
     request,
     running_server,
+    stream_frames,
 )
 
 
@@ -29,21 +24,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def frames(lines: Iterator[str], kind: str) -> Iterator[dict[str, Any]]:
-    """The data of each frame of ``kind`` of an open stream (each read bounded by the client's timeout)."""
-    event = ""
-    for line in lines:
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: ") and event == kind:
-            yield json.loads(line[6:])
-
-
 def test_denials_and_the_breach_frames_say_what_the_door_found_and_when(file_ledger_url: str) -> None:
-    with (
-        running_server(file_ledger_url, tokens=TOKENS) as server,
-        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
-    ):
+    with running_server(file_ledger_url, tokens=TOKENS) as server:
+        client = server.client
         read = bearer(READ_TOKEN)
         # Given orders of at most 150 on alpha (the request: 2 × 100 = 200 > 150)
         server.ledger.risk_controls.set_limit("account", "alpha", "max_order_notional", "150", set_by="alice")
@@ -60,8 +43,7 @@ def test_denials_and_the_breach_frames_say_what_the_door_found_and_when(file_led
             ]
             assert flagged.json()["results"][0]["flagged"] == 1
             # Then each is a breach frame, with the time of the change
-            found = frames(lines, "breach")
-            first, second = next(found), next(found)
+            first, second = stream_frames(lines, "breach", 2)
         assert [(f["action"], f["client_order_id"]) for f in (first, second)] == [
             ("denied", "c-1"),
             ("flagged", "v-1"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 
-import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -64,12 +63,13 @@ def test_metrics_are_each_collectors_figures_with_the_read_token(ledger_url: str
     with running_server(ledger_url, tokens=TOKENS) as server:
         # Given two collectors running on the ledger and one request booked,
         published(server.ledger)
-        assert httpx2.post(f"{server.url}/messages", json=request(), headers=bearer(WRITE_TOKEN)).is_success
+        client = server.client
+        assert client.post("/messages", json=request(), headers=bearer(WRITE_TOKEN)).is_success
         # when Prometheus scrapes /metrics without a token, it is refused as every read is;
-        refused = httpx2.get(f"{server.url}/metrics")
+        refused = client.get("/metrics")
         # with the read token it reads the exposition text,
-        scraped = httpx2.get(f"{server.url}/metrics", headers=bearer(READ_TOKEN))
-        health = httpx2.get(f"{server.url}/health").json()
+        scraped = client.get("/metrics", headers=bearer(READ_TOKEN))
+        health = client.get("/health").json()
     assert_problem(refused, 401, "a bearer token is required")
     assert scraped.status_code == 200
     assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"

@@ -5,16 +5,12 @@ clock."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
-import httpx2
 import pytest
 
 from orderledger import OrderLedger
 from tests.support.http_api import (
-    BOUND,
     READ_TOKEN,
     TOKENS,
     assert_problem,
@@ -22,6 +18,7 @@ from tests.support.http_api import (
     fill,
     request,
     running_server,
+    stream_frames,
 )
 
 
@@ -31,29 +28,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def alerts(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
-    """The next ``count`` alerts of an open risk stream (each read bounded by the client's timeout)."""
-    found: list[dict[str, Any]] = []
-    kind = ""
-    for line in lines:
-        if line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: ") and kind == "alert":  # (a breach recorded is a frame of its own)
-            found.append(json.loads(line[6:]))
-            if len(found) == count:
-                return found
-    raise AssertionError(f"the stream ended after {len(found)} alerts")
-
-
 def canceled(cid: str) -> dict[str, Any]:
     return {"type": "canceled", "client_order_id": cid, "ts": "2026-11-20T10:00:09Z"}
 
 
 def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_url: str) -> None:
-    with (
-        running_server(file_ledger_url) as server,
-        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
-    ):
+    with running_server(file_ledger_url) as server:
+        client = server.client
         # Given at most 10 BTC-USDT on the instrument, orders of at most 1,000 on alpha, and 8 bought
         server.ledger.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
         server.ledger.risk_controls.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob")
@@ -75,7 +56,7 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.iter_lines()
             # The stream begins with each limit not ok: the near position
-            [first] = alerts(lines, 1)
+            [first] = stream_frames(lines, "alert", 1)
             assert (first["status"], first["scope"], first["target"], first["figure"]) == (
                 "near",
                 "instrument",
@@ -87,21 +68,22 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
             client.post("/messages", json=request("c-2", quantity="1", external=True))
             more = [request("c-3", quantity="2", external=True), fill("c-3", "t-3", quantity="2")]
             client.post("/messages", json=more)
-            [breach] = alerts(lines, 1)
+            [breach] = stream_frames(lines, "alert", 1)
             assert (breach["status"], breach["figure"]) == ("breached", "11")
             # And once the open order is canceled: 10 of 10 is not past it, near again
             client.post("/messages", json=canceled("c-2"))
-            [back] = alerts(lines, 1)
+            [back] = stream_frames(lines, "alert", 1)
             assert (back["status"], back["figure"]) == ("near", "10")
             # When another process raises the limit to 20: 10 of 20 is 50%, ok (seen at a poll)
             with OrderLedger(file_ledger_url) as other:
                 other.risk_controls.set_limit("instrument", "BTC-USDT", "max_position", "20", set_by="carol")
-            [ok] = alerts(lines, 1)
+            [ok] = stream_frames(lines, "alert", 1)
             assert (ok["status"], ok["value"], ok["figure"], ok["set_by"]) == ("ok", "20", "10", "carol")
 
 
 def test_a_bad_threshold_is_a_problem_before_any_stream() -> None:
-    with running_server() as server, httpx2.Client(base_url=server.url, timeout=BOUND) as client:
+    with running_server() as server:
+        client = server.client
         for path in ("/risk", "/risk/stream"):
             for threshold in ("0", "1.5"):
                 assert_problem(
@@ -113,7 +95,8 @@ def test_a_bad_threshold_is_a_problem_before_any_stream() -> None:
 
 
 def test_risk_and_its_stream_need_a_read_token() -> None:
-    with running_server(tokens=TOKENS) as server, httpx2.Client(base_url=server.url, timeout=BOUND) as client:
+    with running_server(tokens=TOKENS) as server:
+        client = server.client
         assert client.get("/risk").status_code == 401
         assert client.get("/risk/stream").status_code == 401
         assert client.get("/risk", headers=bearer(READ_TOKEN)).json() == []

@@ -5,16 +5,12 @@ server passes a drawdown limit, the account is halted at once, and `/risk/stream
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx2
 import pytest
 
-from tests.support.http_api import BOUND, fill, request, running_server
+from tests.support.http_api import fill, request, running_server, stream_frames
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -25,34 +21,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def states(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
-    """The next ``count`` `state` frames of an open risk stream (alerts and keep-alives are passed
-    over, within BOUND seconds: a guard against a hang, not a timing)."""
-    found: list[dict[str, Any]] = []
-    kind = ""
-    deadline = time.monotonic() + BOUND
-    for line in lines:
-        if time.monotonic() > deadline:
-            break
-        if line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: ") and kind == "state":
-            found.append(json.loads(line[6:]))
-            if len(found) == count:
-                return found
-    raise AssertionError(f"the stream ended after {len(found)} states")
-
-
 def mark(price: str, ts: str) -> dict[str, Any]:
     return {"type": "mark", "venue": "venue-x", "instrument": "BTC-USDT", "price": price, "ts": ts}
 
 
 def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url: str) -> None:
     now = [NOW]
-    with (
-        running_server(file_ledger_url, clock=lambda: now[0]) as server,
-        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
-    ):
+    with running_server(file_ledger_url, clock=lambda: now[0]) as server:
+        client = server.client
         # Given at most 40 of drawdown on alpha, answered by a halt (set through a message)
         limit = {"type": "limit_set", "ts": "2026-11-20T08:00:00Z", "scope": "account", "target": "alpha"}
         limit |= {"kind": "max_drawdown", "value": "40", "response": "halt", "set_by": "alice"}
@@ -67,7 +43,7 @@ def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url:
             # When a mark of 101 is posted: P&L (101 − 100) × 10 = 10, a drawdown of 60 − 10 = 50 > 40
             assert client.post("/messages", json=mark("101", "2026-11-20T11:00:00Z")).status_code == 200
             # Then alpha is halted at once, by the limit, and the stream says so with its time
-            [halted] = states(lines, 1)
+            [halted] = stream_frames(lines, "state", 1)
             assert (halted["account"], halted["state"], halted["set_by"]) == (
                 "alpha",
                 "halted",
@@ -87,7 +63,7 @@ def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url:
                 ("alpha", "halted", None),
                 ("beta", "halted", "2026-11-20T12:30:00.000000Z"),
             ]
-            [beta] = states(lines, 1)
+            [beta] = stream_frames(lines, "state", 1)
             assert (beta["account"], beta["state"], beta["until"]) == (
                 "beta",
                 "halted",
@@ -95,7 +71,7 @@ def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url:
             )
             # And the clock reaches 12:30: the cooldown lifts itself, a frame at its end (seen at a poll)
             now[0] = NOW + timedelta(minutes=30)
-            [lifted] = states(lines, 1)
+            [lifted] = stream_frames(lines, "state", 1)
             assert (lifted["account"], lifted["state"], lifted["changed_at"]) == (
                 "beta",
                 "active",
@@ -108,10 +84,8 @@ def test_a_daily_loss_through_the_server_sets_the_response_it_names(
     file_ledger_url: str, response: str, state: str
 ) -> None:
     now = [NOW]
-    with (
-        running_server(file_ledger_url, clock=lambda: now[0]) as server,
-        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
-    ):
+    with running_server(file_ledger_url, clock=lambda: now[0]) as server:
+        client = server.client
         # Given at most 50 lost a day on alpha (the log's first event), answered by its response
         limit = {"type": "limit_set", "ts": "2026-11-20T08:00:00Z", "scope": "account", "target": "alpha"}
         limit |= {"kind": "max_daily_loss", "value": "50", "response": response, "set_by": "alice"}

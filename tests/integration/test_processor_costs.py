@@ -17,7 +17,8 @@ import pytest
 
 from orderledger.domain.identity import IdentityKey
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.ingest.caches import YOUNG_THRESHOLD, IdentityCache
+from orderledger.infrastructure.ingest.gc_threshold import YOUNG_THRESHOLD
+from orderledger.infrastructure.ingest.order_caches import IdentityCache
 from orderledger.infrastructure.messages.models import FillMessage, message_from_line
 from orderledger.infrastructure.storage.db import select_by_keys
 from orderledger.infrastructure.storage.store import _CHAINED, _LOADED

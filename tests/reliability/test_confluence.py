@@ -19,7 +19,7 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +33,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reads.view_queries import list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.infrastructure.ingest.inbound import Inbound
 from orderledger.infrastructure.results.filter import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import Session, session_lines
@@ -394,11 +395,10 @@ def test_a_message_decided_before_another_writer_created_its_order_is_decided_ag
         prefetch = first.processor.prefetch
         meanwhile = [[request, accepted]]
 
-        def then_the_other_writer(client_order_ids: Iterable[str]) -> set[str]:
-            absent = prefetch(client_order_ids)
-            while meanwhile:  # once: between the first writer's read and its decisions
+        def then_the_other_writer(items: Sequence[Inbound]) -> None:
+            prefetch(items)
+            while meanwhile:  # once: between the first writer's reads and its decisions
                 assert second.ingest_lines(meanwhile.pop()).counts["applied"] == 2
-            return absent
 
         first.processor.prefetch = then_the_other_writer  # type: ignore[method-assign]
         assert first.ingest_lines([cancel, fill]).counts["applied"] == 2

@@ -216,7 +216,7 @@ def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:
 
 def test_a_reader_bug_costs_one_line_not_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
     """The line readers' last resort: an unexpected exception rejects its line with a one-line reason."""
-    import orderledger.infrastructure.application.writes.translating as translating_module
+    import orderledger.infrastructure.ingest.inbound as inbound_module
 
     def broken(raw: bytes) -> Any:
         if b"boom" in raw:
@@ -224,7 +224,7 @@ def test_a_reader_bug_costs_one_line_not_the_input(monkeypatch: pytest.MonkeyPat
         return real(raw)
 
     real = message_from_line
-    monkeypatch.setattr(translating_module, "message_from_line", broken)
+    monkeypatch.setattr(inbound_module, "message_from_line", broken)
     ledger = OrderLedger("memory://")
     try:
         results: list[Result] = []

@@ -50,7 +50,7 @@ def _after_the_batch_reads(
     """``second`` ingests ``line`` (with that outcome) once, after the reads of ``first``'s next
     batch and before its commit."""
     processor = first.processor
-    read = processor.prefetch_histories
+    read = processor.prefetch
     meanwhile = [[line]]
 
     def then_the_other_writer(items: object) -> None:
@@ -58,7 +58,7 @@ def _after_the_batch_reads(
         while meanwhile:
             assert second.ingest_lines(meanwhile.pop()).counts[outcome] == 1
 
-    monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+    monkeypatch.setattr(processor, "prefetch", then_the_other_writer)
 
 
 def _database(stack: contextlib.ExitStack, store: str, tmp_path: Path) -> str:

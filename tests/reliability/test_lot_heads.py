@@ -35,7 +35,8 @@ from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import Fill, cost_basis_named
-from tests.support.heads import (
+from tests.support.integration import fact, fill, lines, request, separate_database, ts
+from tests.support.lot_heads import (
     BOOKS,
     DAY,
     DEFINITION,
@@ -49,7 +50,6 @@ from tests.support.heads import (
     orders,
     watched,
 )
-from tests.support.integration import fact, fill, lines, request, separate_database, ts
 from tests.support.parent_linkage import SESSION as SESSION_BY_PARENT
 
 RULES = ("fifo", "lifo", "hifo")

@@ -24,7 +24,8 @@ from orderledger.infrastructure.application.reads import order_figures
 from orderledger.infrastructure.application.reads.view_queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.projections import lots as lots_module
-from tests.support.heads import (
+from tests.support.integration import T0, at, separate_database, ts
+from tests.support.lot_heads import (
     BETWEEN,
     BOOKS,
     DEFINITION,
@@ -37,7 +38,6 @@ from tests.support.heads import (
     orders,
     watched,
 )
-from tests.support.integration import T0, at, separate_database, ts
 from tests.support.postgres import private_schema, require_postgres
 
 RULES = ("fifo", "lifo", "hifo", "average")

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.support.heads import watched
 from tests.support.integration import fill, lines, request, separate_database, ts
+from tests.support.lot_heads import watched
 
 # One account book (acc/V/BTC-USDT) that two strategies trade:
 #   m1 (mm, parent PM)   buy  2 @ 100   second 0

@@ -18,8 +18,8 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reads import order_figures
 from orderledger.infrastructure.application.reads.view_queries import pnl_rows
 from orderledger.infrastructure.storage import lot_heads
-from tests.support.heads import Drawn, drawn_session
 from tests.support.integration import fill, lines, request, ts
+from tests.support.lot_heads import Drawn, drawn_session
 
 BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USDT"), ("b", "ETH-USDT"))
 GROUPS = (*order_figures.BOOK_GROUPS, "parent", "tag:strategy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import socket
 import subprocess
@@ -135,10 +136,12 @@ def wait_answering(server: subprocess.Popen[Any], url: str) -> None:
 
 @dataclass
 class Server:
-    """A real uvicorn server on loopback over its own ledger."""
+    """A real uvicorn server on loopback over its own ledger, and a client of it (each request
+    bounded by ``BOUND``)."""
 
     url: str
     ledger: OrderLedger
+    client: httpx2.Client
 
 
 @contextmanager
@@ -165,11 +168,32 @@ def running_server(
         wait_until(lambda: server.started or not thread.is_alive(), "the server to start")
         if not server.started:
             pytest.fail("the server did not start")
-        yield Server(f"http://127.0.0.1:{port}", ledger)
+        url = f"http://127.0.0.1:{port}"
+        with httpx2.Client(base_url=url, timeout=BOUND) as client:
+            yield Server(url, ledger, client)
     finally:
         server.should_exit = True
         thread.join(BOUND)
         ledger.close()
+
+
+def stream_frames(lines: Iterator[str], kind: str, count: int) -> list[dict[str, Any]]:
+    """The data of the next ``count`` frames of ``kind`` on an open event stream, other frames and
+    keep-alives passed over (within BOUND seconds, each read bounded by the client's timeout: a
+    guard against a hang, not a timing)."""
+    found: list[dict[str, Any]] = []
+    event = ""
+    deadline = time.monotonic() + BOUND
+    for line in lines:
+        if time.monotonic() > deadline:
+            break
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event == kind:
+            found.append(json.loads(line[6:]))
+            if len(found) == count:
+                return found
+    raise AssertionError(f"the stream ended after {len(found)} {kind} frames")
 
 
 PROBLEM = "application/problem+json"

@@ -3,7 +3,8 @@
 A reader who meets ``limits.py`` in two layers expects the same subject in both. So a module
 basename used in more than one layer (``domain``, ``projections``, the entry ``orderledger``, and
 each package of ``infrastructure``: ``cli``, ``http``, ``application`` …) must be one concern seen
-from each of them, listed below with why; any other repeat is a name to change.
+from each of them, listed below with why; any other repeat is a name to change. And a name that
+says nothing of what its module holds (``parts.py``, ``fates.py``, ``caches.py`` …) is not used.
 """
 
 from __future__ import annotations
@@ -42,6 +43,22 @@ SAME_CONCERN = {
     "`collect --metrics-port` (cli)",
 }
 """Basenames used in several layers for one concern, each with why."""
+
+VAGUE = frozenset(
+    {
+        "parts.py",
+        "asking.py",
+        "filtered.py",
+        "slices.py",
+        "lazy.py",
+        "fates.py",
+        "definitions.py",
+        "caches.py",
+        "placed.py",
+    }
+)
+"""Basenames that say nothing of what their module holds (whose parts, which caches, what
+definitions, placed by whom): a module is named for what it holds instead."""
 
 
 def layer_of(path: Path) -> str:
@@ -90,3 +107,12 @@ def test_a_module_name_is_used_in_two_layers_only_for_one_concern() -> None:
     )
     # And every listed name is still shared (the list holds no name gone since)
     assert sorted(set(SAME_CONCERN) - set(shared)) == []
+
+
+def test_no_module_has_a_name_that_says_nothing_of_what_it_holds() -> None:
+    # Given every module of the package's folders
+    named = sorted(str(path) for path in modules() if path.name in VAGUE)
+    # Then none is named vaguely
+    assert named == [], "a module named for nothing it holds (name it for what it holds):\n" + "\n".join(
+        named
+    )

@@ -60,15 +60,15 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 
 MANIFEST = "_manifest.json"
 FORMAT = 6
-"""The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
-parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
-from its request; 5: an order's state is the orders view's, every value the order's declaration
-shows, ``columnar.state_columns``, with when it ended; 6: a fill carries every term its order's
-declaration takes from the request, ``columnar.fill_terms``, and the manifest records the
-declared columns, :data:`DECLARED`); a run over a lake of another format, or of another
-declaration (:func:`_reshaped`), recomputes every order's row and adds to its fills the terms
-they lack (``_add_terms``), and over one before 3 first widens the money columns of its
-appended files (``_widen_money``)."""
+"""The shape of the rows the manifest vouches for: the orders carry their seconds and slippage
+parts, every term the order's declaration takes from its request, and the orders view's state
+(every value the order's declaration shows, ``columnar.state_columns``, with when it ended); a
+fill carries every term its order's declaration takes from the request (``columnar.fill_terms``);
+money keeps ``columns.MONEY_PLACES`` places; the manifest records the declared columns
+(:data:`DECLARED`). A run over a lake of another format, or of another declaration
+(:func:`_reshaped`), recomputes every order's row and adds to its fills the terms they lack
+(``_add_terms``), and over one of a format before :data:`MONEY_FORMAT` first widens the money
+columns of its appended files (``_widen_money``)."""
 MONEY_FORMAT = 3
 """The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
 DECLARED = "declared"

@@ -1,12 +1,12 @@
 """Stateful venue feeds: inputs whose translation depends on what came before.
 
-``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
-formats that read the ledger (a format whose declaration names a ``feed``,
-``adapters.declared.InputFormat``), so state lives exactly as long as one ingest. Each venue's
-feed is a module here named for it (``hyperliquid``, ``lighter``, ``tradier``, ``snapshots``),
-declared by its venue package (``adapters/<venue>/venue.py``); they read the ledger (the orders
-it holds, a reconciliation against it), so they are of the application's layer, and this module
-holds what they share:
+``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (``ingest.formats.translator``;
+:func:`open_feed` opens one by its format's name) for the formats that read the ledger (a format
+whose declaration names a ``feed``, ``adapters.declared.InputFormat``), so state lives exactly as
+long as one ingest. Each venue's feed is a module here named for it (``hyperliquid``, ``lighter``,
+``tradier``, ``snapshots``), declared by its venue package (``adapters/<venue>/venue.py``); they
+read the ledger (the orders it holds, a reconciliation against it), so they are of the
+application's layer, and this module holds what they share:
 
 * :class:`FeedContext` — the context a feed learns (Lighter's market map, Hyperliquid's spot
   names): from the lines read and, when a line needs what the feed lacks, from the journal; a
@@ -33,10 +33,9 @@ from orderledger.domain.errors import LedgerError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import external_client_order_id
 from orderledger.infrastructure.adapters.common import CONTEXT, BookedOrder, MissingContext
-from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.ingest.formats import typed_options
+from orderledger.infrastructure.ingest.formats import translator
 from orderledger.infrastructure.ingest.settlement import context_lines
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import InstrumentMessage, Message
@@ -68,7 +67,7 @@ def open_feed(
     declared = formats().get(fmt)
     if declared is None or declared.feed is None:
         raise ConfigurationError(f"unknown feed format {fmt!r}")
-    opened: Feed = load(declared.feed)(ledger, venue, account, typed_options(declared, options))
+    opened: Feed = translator(ledger, declared, venue, account, options)
     return opened
 
 

@@ -1,4 +1,4 @@
-"""Instrument definitions read back from the log (booking them: ``ingest.definitions``)."""
+"""Instrument definitions read back from the log (booking them: ``ingest.instrument_facts``)."""
 
 from __future__ import annotations
 

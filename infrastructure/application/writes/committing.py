@@ -14,8 +14,7 @@ import orjson
 
 from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.venue_registry import formats
-from orderledger.infrastructure.application.writes.translating import read_ledger_line
-from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.inbound import Inbound, Result, read_ledger_line
 from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:

@@ -7,11 +7,12 @@ passes without one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import BreachRecorded
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.messages.models import RequestMessage
@@ -50,7 +51,12 @@ def requesting(item: Inbound) -> bool:
 
 class OneByOne(Exception):
     """The door found risk facts recorded and a batch holding a request of ours that is not its
-    last input alone: each such request is judged in a commit of its own."""
+    last input alone: each such request is judged in a commit of its own. The batch comes back as
+    ``runs``, in order, each ending at an input the door judges (the rest after the last)."""
+
+    def __init__(self, runs: list[list[Inbound]]) -> None:
+        super().__init__()
+        self.runs = runs
 
 
 @dataclass
@@ -59,14 +65,12 @@ class Door:
     lock before the batch is decided (``Processor.decide_and_commit``'s ``first``): with no limit
     or trading state recorded it does nothing; else a request of ours alone at the batch's end
     may be denied, a venue's orders are flagged, and any other batch is sent back
-    (``OneByOne``)."""
+    (``OneByOne``; a strict one is refused: it cannot be all or nothing)."""
 
     ledger: LedgerParts
     batch: Sequence[Inbound]
     strict: bool
     ours: list[Inbound]
-    judged: list[Inbound] = field(default_factory=list)
-    """The inputs holding a request that the door judged (each committed alone if sent back)."""
     flagging: bool = False
     """Whether venue facts were judged (their results count the flags)."""
 
@@ -77,7 +81,7 @@ class Door:
         ledger, batch = self.ledger, self.batch
         if not pretrade.armed(ledger):
             return
-        mine = self.judged = [item for item in batch if requesting(item)]
+        mine = [item for item in batch if requesting(item)]
         if not mine:
             return
         alone = len(mine) == 1 and batch[-1] is mine[0]
@@ -88,8 +92,14 @@ class Door:
             self.flagging = True
             for item in mine:
                 pretrade.flag_at_the_door(ledger, item, now)
+        elif self.strict:
+            raise InvalidInputError(
+                f"a strict batch holds {len(self.ours)} requests of ours while limits or"
+                " trading states are recorded: each is judged in a commit of its own, so the batch"
+                " cannot be all or nothing; send them one at a time, or without --strict"
+            )
         else:
-            raise OneByOne
+            raise OneByOne(_runs(batch, mine))
 
     def counted(self, results: list[Result]) -> list[Result]:
         """``results`` (one per input of the batch), each counting the orders the door flagged in
@@ -99,6 +109,17 @@ class Door:
                 if item.flags:
                     result.flagged = sum(1 for event in result.events if type(event) is BreachRecorded)
         return results
+
+
+def _runs(batch: Sequence[Inbound], judged: list[Inbound]) -> list[list[Inbound]]:
+    """``batch`` cut after each input in ``judged``: each judged input ends a run of its own."""
+    ends = {id(item) for item in judged}
+    runs: list[list[Inbound]] = [[]]
+    for item in batch:
+        runs[-1].append(item)
+        if id(item) in ends:
+            runs.append([])
+    return [run for run in runs if run]
 
 
 def door_for(ledger: LedgerParts, batch: Sequence[Inbound], *, strict: bool) -> Door | None:

@@ -1,8 +1,8 @@
-"""Recording facts: the ledger's write path (``OrderLedger.ingest_lines``, ``ingest_inbound``,
-``record``, ``load_ccxt_markets``, booking a parked message), its stages called in order
-(``application.bootstrap`` lists them): the lines translated (``translating``), grouped into
-batches, each batch through the risk door (``door``), then decided, committed and projected
-(``committing``).
+"""Recording facts: the stage of the write path (``application.bootstrap`` lists them all) that
+takes the translated inputs (``translating`` hands them on) and groups them into batches
+(``OrderLedger.ingest_inbound``), each batch through the risk door (``door``), then decided,
+committed and projected (``committing``); and the writes that make their inputs themselves
+(``record``, ``load_ccxt_markets``, ``define_instrument``).
 
 ``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
 delegates here with itself as ``ledger``.
@@ -10,7 +10,6 @@ delegates here with itself as ``ledger``.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,31 +21,14 @@ from uuid import UUID
 
 import orjson
 
-from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.adapters.venue_registry import formats
-from orderledger.infrastructure.application.writes.committing import committed, verdict
-from orderledger.infrastructure.application.writes.door import Door, OneByOne, door_for
-from orderledger.infrastructure.application.writes.translating import (
-    line_reader,
-    read_adapter_line,
-    read_error,
-    read_ledger_line,
-    reason,
-    translated,
-)
+from orderledger.infrastructure.application.writes.committing import committed
+from orderledger.infrastructure.application.writes.door import OneByOne, door_for
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.caches import fewer_collections
-from orderledger.infrastructure.ingest.inbound import Inbound, Result
+from orderledger.infrastructure.ingest.gc_threshold import fewer_collections
+from orderledger.infrastructure.ingest.inbound import Inbound, Result, read_error, read_ledger_line, reason
 from orderledger.infrastructure.ingest.processing import Processor
-from orderledger.infrastructure.ingest.settlement import (
-    context_lines,
-    parked_line,
-    set_aside,
-    settlement_terms,
-)
-from orderledger.infrastructure.messages.models import RequestMessage
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger_protocol import LedgerParts
@@ -119,26 +101,6 @@ class Ingested:
     results: list[Result]
 
 
-def ingest_lines(
-    ledger: LedgerParts,
-    lines: Iterable[str | bytes | None],
-    *,
-    origin: str,
-    strict: bool,
-    on_batch: Callable[[list[Result]], None] | None,
-    fmt: str,
-    venue: str | None,
-    account: str | None,
-    options: Mapping[str, Any] | None,
-) -> IngestReport:
-    """``OrderLedger.ingest_lines``: the lines read (``lines``), each translated by its format
-    (``translating``), then decided, committed and projected in group commits
-    (:func:`ingest_inbound`)."""
-    reader = line_reader(ledger, fmt, venue, account, options, origin=origin, strict=strict)
-    items = translated(ledger, lines, reader, after_commit=_record_verdicts)
-    return ingest_inbound(ledger, items, strict=strict, on_batch=on_batch)
-
-
 def ingest_inbound(
     ledger: LedgerParts,
     items: Iterable[Inbound | None],
@@ -164,7 +126,7 @@ def ingest_inbound(
                 # the run's end (``Views.deferring``), so a disordered session re-folds a book
                 # once, not once per commit.
                 views.defer = len(batch) >= ledger.batch_size
-                results = _commit(ledger, batch, strict=strict)
+                results = commit(ledger, batch, strict=strict)
                 if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
             for result in results:
@@ -177,49 +139,26 @@ def ingest_inbound(
     return report
 
 
-def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
+def commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
     """One batch through the risk door (``door``, docs/risk.md, "One door"), then committed and
     projected (``committing``). A batch holding no request (of ours, or a venue's report of an
     order) has no door. Otherwise the door looks, inside the write transaction, for any limit or
     trading state ever recorded: with none, the batch is committed whole; with some, each such
     input is judged at the ledger's time in the transaction that records it, after everything
     before it is committed, so a check sees every order any writer recorded first: a request of
-    ours may be denied, a venue's order is flagged."""
-    door = door_for(ledger, batch, strict=strict)
-    try:
-        results = committed(ledger, batch, strict=strict, first=door)
-    except OneByOne:
-        assert door is not None  # (only a door sends a batch back)
-        return _one_by_one(ledger, batch, door, strict=strict)
-    return results if door is None else door.counted(results)
-
-
-def _one_by_one(ledger: LedgerParts, batch: list[Inbound], door: Door, *, strict: bool) -> list[Result]:
-    """A batch the door sent back: each input it judged committed alone, after what comes before."""
-    if strict:
-        raise InvalidInputError(
-            f"a strict batch holds {len(door.ours)} requests of ours while limits or"
-            " trading states are recorded: each is judged in a commit of its own, so the batch"
-            " cannot be all or nothing; send them one at a time, or without --strict"
-        )
+    ours may be denied, a venue's order is flagged. A batch the door sends back (``OneByOne``)
+    comes back as runs, each ending at an input it judges, each committed in turn in the same way."""
     results: list[Result] = []
-    run: list[Inbound] = []
-    judged = {id(item) for item in door.judged}
-    for item in batch:
-        run.append(item)
-        if id(item) in judged:
-            results += _commit(ledger, run)
-            run = []
-    if run:
-        results += _commit(ledger, run)
+    runs = [batch]
+    for run in runs:  # (a run sent back is the last of them: its own runs follow it, in order)
+        door = door_for(ledger, run, strict=strict)
+        try:
+            done = committed(ledger, run, strict=strict, first=door)
+        except OneByOne as sent_back:
+            runs += sent_back.runs
+            continue
+        results += done if door is None else door.counted(done)
     return results
-
-
-def _record_verdicts(ledger: LedgerParts, messages: list[dict[str, Any]], fmt: str) -> None:
-    """Record what a format's committed line decides once committed (``after_commit``)."""
-    if messages:
-        with ledger._writing:
-            _commit(ledger, [verdict(fmt, m) for m in messages])
 
 
 _JSON_SCALARS = (str, int, float, bool, Decimal, type(None), date, UUID, Enum)
@@ -256,7 +195,7 @@ def _not_json(value: Any, path: str) -> str | None:
 def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
     a value JSON cannot hold, at any depth, is refused in one line naming where it is. A request
-    of ours goes through the risk door (``_commit``): denied, it is journaled ``denied``."""
+    of ours goes through the risk door (:func:`commit`): denied, it is journaled ``denied``."""
     try:
         raw = orjson.dumps(message, default=_decimal_text)
     except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
@@ -264,7 +203,7 @@ def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict:
         raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
     item = read_ledger_line(raw, origin, None)
     with ledger._writing:
-        results = _commit(ledger, [item])
+        results = commit(ledger, [item])
     result = results[0]
     if result.outcome is Outcome.REJECTED and result.error is None:
         result.error = read_error(raw) or MessageError(result.reason or "the message was refused")
@@ -330,70 +269,6 @@ def processor_of(ledger: LedgerParts) -> Processor:
             made.inline = ledger._fold_inline
             ledger.processor = made
         return ledger.processor
-
-
-def settle(
-    ledger: LedgerParts,
-    message_id: int,
-    *,
-    reason: str,
-    by: str,
-    book: bool,
-    account: str | None,
-    origin: str,
-) -> int:
-    """``OrderLedger.settle``: the parked message set aside, or (``book``) booked."""
-    if not book:
-        with ledger._writing:
-            settled = set_aside(
-                ledger.recorder, message_id, reason=reason, by=by, now=ledger._clock(), origin=origin
-            )
-            ledger.processor.parked.forget()  # the line waits no more: its keys are read again
-            return settled
-    return book_parked(ledger, message_id, reason=reason, by=by, account=account, origin=origin)
-
-
-def book_parked(
-    ledger: LedgerParts, message_id: int, *, reason: str, by: str, account: str | None, origin: str
-) -> int:
-    """``OrderLedger.settle`` with ``book``: the parked message's input read again as its format
-    reads it and recorded once more; returns the settling line's message ID."""
-    why, who = settlement_terms(reason, by)
-    with ledger.db.read() as tx:
-        line = parked_line(tx, message_id)
-    declared = formats().get(line.format)
-    if declared is None or not declared.adapter:
-        raise InvalidInputError(
-            f"message {message_id} is a {line.format}-format message, which states no order's"
-            " details: set it aside instead"
-        )
-    reading = line_reader(ledger, line.format, line.venue, account, None, origin=origin, strict=False)
-    feed = reading.feed
-    if feed is not None and feed.context_note is not None:
-        # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
-        # names), it learns again from the journal's copies of them.
-        with ledger.db.read() as tx:
-            for context in context_lines(tx, line.format, message_id, feed.context_note):
-                with contextlib.suppress(LedgerError):
-                    feed.messages(context, [])
-    item = read_adapter_line(line.raw, origin, 0, line.format, line.venue, reading.reader)
-    why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
-    if why_not is not None:
-        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
-    if not any(isinstance(m, RequestMessage) for m in item.messages):
-        raise InvalidInputError(
-            f"message {message_id} does not carry an order's details (account, instrument, side,"
-            " quantity and venue order ID): set it aside instead"
-        )
-    item.line_no = None
-    item.notes.append(f"books parked message {message_id} (by {who}: {why})")
-    results: list[Result] = []
-    ingest_inbound(ledger, [item], strict=False, on_batch=results.extend)
-    settled = results[0]
-    if settled.outcome is Outcome.REJECTED:
-        raise InvalidInputError(f"message {message_id} could not be booked: {settled.reason}")
-    assert settled.message_id is not None
-    return settled.message_id
 
 
 MAX_BATCH_BYTES = 8_000_000

@@ -1,78 +1,98 @@
-"""The translate stage of the write path (``application.bootstrap`` lists them all): each line of
-an ingest read by the ledger's own format (``messages.models``) or translated by its venue's
-adapter (a translation that reads each line alone, or a feed that reads the ledger:
-``application.feeds``) into an ``Inbound``: its messages, or why it is refused or waits for
-context. A line that cannot be read costs that line, never the rest of the input.
+"""The read and translate stages of the write path (``application.bootstrap`` lists them all):
+each line of an ingest read (``ingest_lines``), then read by the ledger's own format or translated
+by its venue's adapter (a translation that reads each line alone, or a feed that reads the ledger:
+``application.feeds``) into an ``Inbound`` (``ingest.inbound``: its messages, or why it is refused
+or waits for context), and handed on to the next stage, ``recording.ingest_inbound``, which groups
+them into batches and commits them. A line that cannot be read costs that line, never the rest of
+the input.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from orderledger.domain.errors import LedgerError
-from orderledger.domain.identity import IdentityKey
-from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.formats import check_options, translation_for
-from orderledger.infrastructure.ingest.inbound import Inbound, inbound
+from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.adapters.venue_registry import formats
+from orderledger.infrastructure.application.writes import recording
+from orderledger.infrastructure.application.writes.committing import committed, verdict
+from orderledger.infrastructure.ingest.formats import check_options, translator
+from orderledger.infrastructure.ingest.inbound import Inbound, Result, read_adapter_line, read_ledger_line
 from orderledger.infrastructure.ingest.inputs import Refused
-from orderledger.infrastructure.ingest.settlement import context_waiting
-from orderledger.infrastructure.messages.models import message_from_line
+from orderledger.infrastructure.ingest.settlement import (
+    context_lines,
+    context_waiting,
+    parked_line,
+    set_aside,
+    settlement_terms,
+)
+from orderledger.infrastructure.messages.models import RequestMessage
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger_protocol import LedgerParts
+    from orderledger.infrastructure.application.writes.recording import IngestReport
 
 
-class LineReader:
-    """How one ingest reads each of its lines: by the ledger's format (``reader`` None), or by its
-    format's feed (``feed``, which reads the ledger) or translation (``reader``)."""
-
-    def __init__(self, origin: str, fmt: str, venue: str | None, feed: Any, reader: Any) -> None:
-        self.origin, self.fmt, self.venue, self.feed, self.reader = origin, fmt, venue, feed, reader
-
-    def read(self, line: str | bytes, number: int) -> Inbound:
-        """One line, translated."""
-        if self.reader is None:  # the ledger's own format
-            return read_ledger_line(line, self.origin, number)
-        return read_adapter_line(line, self.origin, number, self.fmt, self.venue, self.reader)
-
-
-def line_reader(
+def ingest_lines(
     ledger: LedgerParts,
+    lines: Iterable[str | bytes | None],
+    *,
+    origin: str,
+    strict: bool,
+    on_batch: Callable[[list[Result]], None] | None,
     fmt: str,
     venue: str | None,
     account: str | None,
     options: Mapping[str, Any] | None,
-    *,
-    origin: str,
-    strict: bool,
-) -> LineReader:
-    """How an ingest of ``fmt`` reads its lines, its options checked (a wrong one refused before
-    any line is read): a format that reads the ledger opens its feed (``application.feeds``), one
-    that reads each line alone its translation (``formats.translation_for``)."""
-    given = {k: v for k, v in (options or {}).items() if v is not None}
-    declared = check_options(fmt, venue, account, given, strict=strict)
-    translation = translation_for(declared, venue, account, given)
-    feed = None
-    if declared.reads_ledger:
-        # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of
-        # a format that reads the ledger.
-        from orderledger.infrastructure.application.feeds import open_feed
+) -> IngestReport:
+    """``OrderLedger.ingest_lines``: the lines read (``lines``), each translated by its format
+    (:class:`LineReader`, its options checked before any line is read), then handed on to be
+    grouped into batches, decided, committed and projected (``recording.ingest_inbound``)."""
+    reader = LineReader(ledger, fmt, venue, account, options, origin=origin, strict=strict)
+    return recording.ingest_inbound(
+        ledger, translated(ledger, lines, reader), strict=strict, on_batch=on_batch
+    )
 
-        feed = open_feed(ledger, declared.name, venue or "", account or "", given)
-    return LineReader(origin, fmt, venue, feed, feed or translation)
+
+class LineReader:
+    """How one ingest reads each of its lines, its format's options checked (a wrong one refused
+    before any line is read): by the ledger's format (``reader`` None), or by its format's feed
+    (``feed``, which reads the ledger, opened on it) or translation (``reader``,
+    ``formats.translator``)."""
+
+    def __init__(
+        self,
+        ledger: LedgerParts,
+        fmt: str,
+        venue: str | None,
+        account: str | None,
+        options: Mapping[str, Any] | None,
+        *,
+        origin: str,
+        strict: bool,
+    ) -> None:
+        given = {k: v for k, v in (options or {}).items() if v is not None}
+        declared = check_options(fmt, venue, account, given, strict=strict)
+        self.origin, self.fmt, self.venue = origin, fmt, venue
+        self.reader = translator(ledger, declared, venue, account, given)
+        self.feed = self.reader if declared.reads_ledger else None
+
+    def read(self, line: str | bytes, number: int) -> Inbound:
+        """One line, translated."""
+        if self.reader is not None:  # a venue's format
+            return read_adapter_line(line, self.origin, number, self.fmt, self.venue, self.reader)
+        return read_ledger_line(line, self.origin, number)
 
 
 def translated(
-    ledger: LedgerParts,
-    lines: Iterable[str | bytes | None],
-    reader: LineReader,
-    *,
-    after_commit: Callable[[LedgerParts, list[dict[str, Any]], str], None],
+    ledger: LedgerParts, lines: Iterable[str | bytes | None], reader: LineReader
 ) -> Iterator[Inbound | None]:
     """Each line translated, numbered from 1 (``None``: the input paused). A feed that commits
     each line (``commit_each``) pauses after it, has what the committed line decides recorded
-    (``after_commit``), and reads again the parked lines it brought the context of."""
+    (the feed's ``after_commit``, as its format's verdicts), and reads again the parked lines it
+    brought the context of."""
     origin, fmt, feed, read = reader.origin, reader.fmt, reader.feed, reader.read
     number = 0
     for line in lines:
@@ -88,8 +108,11 @@ def translated(
             if feed is not None and feed.commit_each:
                 yield None  # the next line is translated against what this one recorded
                 after = getattr(feed, "after_commit", None)
-                if after is not None:  # what the committed line decides once committed
-                    after_commit(ledger, after(), fmt)
+                decided = after() if after is not None else None
+                if decided:  # what the committed line decides once committed (never a request:
+                    # as the verdicts ``committed`` records after a commit, it has no risk door)
+                    with ledger._writing:
+                        committed(ledger, [verdict(fmt, m) for m in decided])
                 context = getattr(feed, "context", None)
                 if context is not None:
                     yield from _read_again(ledger, context, item, lambda raw: read(raw, 0))
@@ -123,96 +146,69 @@ def _read_again(
         yield None
 
 
-def read_error(raw: bytes) -> LedgerError | None:
-    """The typed error reading a refused message raised (read again: only a refusal pays)."""
-    try:
-        message_from_line(raw)
-    except LedgerError as error:
-        return error
-    except Exception:
-        return None
-    return None
+def settle(
+    ledger: LedgerParts,
+    message_id: int,
+    *,
+    reason: str,
+    by: str,
+    book: bool,
+    account: str | None,
+    origin: str,
+) -> int:
+    """``OrderLedger.settle``: the parked message set aside, or (``book``) read again as its
+    format reads it and booked (:func:`book_parked`)."""
+    if not book:
+        with ledger._writing:
+            settled = set_aside(
+                ledger.recorder, message_id, reason=reason, by=by, now=ledger._clock(), origin=origin
+            )
+            ledger.processor.parked.forget()  # the line waits no more: its keys are read again
+            return settled
+    return book_parked(ledger, message_id, reason=reason, by=by, account=account, origin=origin)
 
 
-MAX_REASON = 300
-"""Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
-INTERNAL_ERROR = "internal error reading the line"
-"""How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
+def book_parked(
+    ledger: LedgerParts, message_id: int, *, reason: str, by: str, account: str | None, origin: str
+) -> int:
+    """``OrderLedger.settle`` with ``book``: the parked message's input read again as its format
+    reads it and recorded once more; returns the settling line's message ID."""
+    why, who = settlement_terms(reason, by)
+    with ledger.db.read() as tx:
+        line = parked_line(tx, message_id)
+    declared = formats().get(line.format)
+    if declared is None or not declared.adapter:
+        raise InvalidInputError(
+            f"message {message_id} is a {line.format}-format message, which states no order's"
+            " details: set it aside instead"
+        )
+    reading = LineReader(ledger, line.format, line.venue, account, None, origin=origin, strict=False)
+    feed = reading.feed
+    if feed is not None and feed.context_note is not None:
+        # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
+        # names), it learns again from the journal's copies of them.
+        with ledger.db.read() as tx:
+            for context in context_lines(tx, line.format, message_id, feed.context_note):
+                with contextlib.suppress(LedgerError):
+                    feed.messages(context, [])
+    item = read_adapter_line(line.raw, origin, 0, line.format, line.venue, reading.reader)
+    why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
+    if why_not is not None:
+        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
+    if not any(isinstance(m, RequestMessage) for m in item.messages):
+        raise InvalidInputError(
+            f"message {message_id} does not carry an order's details (account, instrument, side,"
+            " quantity and venue order ID): set it aside instead"
+        )
+    item.line_no = None
+    item.notes.append(f"books parked message {message_id} (by {who}: {why})")
+    results: list[Result] = []
+    recording.ingest_inbound(ledger, [item], strict=False, on_batch=results.extend)
+    settled = results[0]
+    if settled.outcome is Outcome.REJECTED:
+        raise InvalidInputError(f"message {message_id} could not be booked: {settled.reason}")
+    assert settled.message_id is not None
+    return settled.message_id
 
 
-def reason(error: BaseException) -> str:
-    """One line of at most MAX_REASON characters saying why."""
-    message = str(getattr(error, "message", None) or str(error))
-    first = next((part.strip() for part in message.splitlines() if part.strip()), type(error).__name__)
-    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
-
-
-def raw_bytes(line: str | bytes) -> bytes:
-    """The bytes of a line: a ``str`` read with surrogateescape gets its bytes back; other lone
-    surrogates are kept (as CESU-8) so the line is journaled and refused, not lost."""
-    if isinstance(line, bytes):
-        return line
-    try:
-        return line.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return line.encode("utf-8", "surrogatepass")
-
-
-def _internal(error: Exception) -> str:
-    return reason(ValueError(f"{INTERNAL_ERROR}: {type(error).__name__}: {reason(error)}"))
-
-
-def read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
-    raw = (line if type(line) is bytes else raw_bytes(line)).rstrip(b"\r\n")
-    if not raw or raw.isspace():
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
-    try:
-        messages = [message_from_line(raw)]
-    except (MessageError, ValueError) as error:
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=reason(error))
-    except Exception as error:  # a reader bug must cost one line, not the rest of the input
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
-    return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
-
-
-def read_adapter_line(
-    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
-) -> Inbound:
-    """One line of venue input, translated by its format's feed or translation (``reader``);
-    the raw line is what is journaled.
-
-    The caller has checked the format and what it needs (``formats.check_options``)."""
-    # Start-up cost: the adapters' shared module loads only for an ingest of a venue format.
-    from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext
-
-    raw = raw_bytes(line).rstrip(b"\r\n")
-    if not raw.strip():
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
-    notes: list[str] = []
-    try:
-        messages = reader.messages(raw, notes)
-    except MissingContext as missing:  # parked until a line bringing the context is recorded
-        waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
-        waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), reason(missing))
-        return waiting
-    except (MessageError, ValueError, TypeError, KeyError) as error:
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=reason(error))
-    except Exception as error:  # an adapter bug must cost one line, not the rest of the input
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
-    item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
-    item.line_no = number
-    return item
-
-
-__all__ = [
-    "INTERNAL_ERROR",
-    "MAX_REASON",
-    "LineReader",
-    "line_reader",
-    "raw_bytes",
-    "read_adapter_line",
-    "read_error",
-    "read_ledger_line",
-    "reason",
-    "translated",
-]
+__all__ = ["LineReader", "book_parked", "ingest_lines", "settle", "translated"]

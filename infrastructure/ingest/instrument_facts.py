@@ -14,7 +14,7 @@ from __future__ import annotations
 from orderledger.domain.events import InstrumentDefined
 from orderledger.domain.instrument import define, instrument_id_for
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Decided
+from orderledger.infrastructure.ingest.input_outcomes import Decided
 from orderledger.infrastructure.messages.models import InstrumentMessage
 from orderledger.infrastructure.storage.store import JournalEntry
 

@@ -1,18 +1,15 @@
-"""What a writer keeps in memory between batches: orders and venue identities it has read (bounded
-LRUs), and the collector's threshold while it ingests."""
+"""What a writer keeps in memory between batches: the orders and venue identities it has read, each
+in a bounded LRU."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order
 
-__all__ = ["YOUNG_THRESHOLD", "IdentityCache", "OrderCache", "fewer_collections"]
+__all__ = ["IdentityCache", "OrderCache"]
 
 
 class OrderCache:
@@ -74,37 +71,3 @@ class IdentityCache:
 
     def clear(self) -> None:
         self._owners.clear()
-
-
-YOUNG_THRESHOLD = 50_000
-"""Allocations between young-generation collections while ingesting (Python's default: 700)."""
-_collections_lock = threading.Lock()
-_ingesting = 0
-_saved_thresholds: tuple[int, int, int] | None = None
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Collect the young generation less often while ingesting, then restore the thresholds.
-
-    A batch allocates many short-lived objects (messages, events, rows) while the ledger's caches
-    keep many long-lived ones, so the default threshold (700) has the collector walk survivors
-    over and over: about 30 µs per message, measured. The threshold is process-wide, so it is
-    raised only while some thread is ingesting, never lowered, and put back as it was.
-    """
-    global _ingesting, _saved_thresholds
-    with _collections_lock:
-        if _ingesting == 0:
-            current = gc.get_threshold()
-            if current[0] and current[0] < YOUNG_THRESHOLD:  # 0: the user disabled collection
-                _saved_thresholds = current
-                gc.set_threshold(YOUNG_THRESHOLD, *current[1:])
-        _ingesting += 1
-    try:
-        yield
-    finally:
-        with _collections_lock:
-            _ingesting -= 1
-            if _ingesting == 0 and _saved_thresholds is not None:
-                gc.set_threshold(*_saved_thresholds)
-                _saved_thresholds = None
