@@ -15,28 +15,34 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from orderledger.domain.order_fields import (
     CHANGES,
-    TERM,
     Check,
     Repeat,
     Says,
     field_markers,
+    flat_fields,
+    held_model,
     unmarked,
 )
+from orderledger.domain.order_terms import OrderTerms, TermsRead, gather_terms
 from orderledger.domain.values import (
     ClientOrderId,
-    Contingency,
     DecimalStr,
     Liquidity,
     OrderType,
     Side,
     Status,
     TradeId,
-    TrailingOffsetType,
-    TriggerReference,
     UtcTime,
     VenueOrderId,
 )
@@ -97,7 +103,7 @@ _STATED = (
 _LABELS = 'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID'
 
 
-class OrderSpec(BaseModel):
+class OrderSpec(BaseModel, TermsRead):
     """The content of an order request: the one declaration of a request's fields.
 
     Each field carries its markers (``domain.order_fields``): what its message says of it
@@ -244,106 +250,15 @@ class OrderSpec(BaseModel):
     ] = None
     """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
     than let it take); None: the request did not say."""
-    trigger_price: Annotated[
-        DecimalStr | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(
-            Check.FIGURE,
-            "the price that sets a conditional order working (required for `stop_market`, `stop_limit`,"
-            " `take_profit_market`, `take_profit_limit`; a `trailing_stop`'s activation price). `triggered`:"
-            " the price that fired it",
-        ),
-        Repeat.MUST_MATCH,
-    ] = None
-    """Must match: a repeat of our own request states it as requested, an amendment changes it."""
-    trigger_reference: Annotated[
-        TriggerReference | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.CHOICE, "the price the trigger watches, where the venue says"),
-        Repeat.MAY_ADD,
-    ] = None
-    """May be added: a venue's report states it where our request left it to the venue's default."""
-    trailing_offset: Annotated[
-        DecimalStr | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.FIGURE, "a `trailing_stop`'s distance from the best price (required for it)"),
-        Repeat.MUST_MATCH,
-    ] = None
-    trailing_offset_type: Annotated[
-        TrailingOffsetType | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.CHOICE, "how `trailing_offset` is stated; left out: `price`"),
-        Repeat.MUST_MATCH,
-    ] = None
-    reduce_only: Annotated[
-        bool | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(
-            Check.FLAG,
-            "the order may only shrink the position: risk never counts it as growing one. Left out:"
-            " the request did not say",
-        ),
-        Repeat.MUST_MATCH,
-    ] = None
-    """Must match: what risk judged the order by; another value is another order's terms."""
-    display_quantity: Annotated[
-        DecimalStr | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.FIGURE, "an iceberg's visible part, at most `quantity`; the rest is hidden"),
-        Repeat.MAY_ADD,
-    ] = None
-    """May be added: a venue may report the visible part our request left out."""
-    expire_at: Annotated[
-        UtcTime | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.TIMESTAMP, "when a good-till-date order expires (the venue's `expired` records it)"),
-        Repeat.MUST_MATCH,
-    ] = None
-    group_id: Annotated[
-        str | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(
-            Check.IDENTIFIER,
-            "the order list (OCO, OTO, bracket) the order belongs to; queried with `orders --group G`",
-        ),
-        Repeat.MAY_ADD,
-    ] = None
-    """May be added: a venue names its order lists when it reports them."""
-    contingency: Annotated[
-        Contingency | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(Check.CHOICE, "how the order is linked to its group: `oco`, `oto` or `bracket`"),
-        Repeat.MAY_ADD,
-    ] = None
-    linked_ids: Annotated[
-        list[ClientOrderId] | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(
-            Check.IDENTIFIERS,
-            "client order IDs of the order's OCO siblings: when one fills, this one is canceled",
-        ),
-        Repeat.MUST_MATCH,
-    ] = None
-    contingent_on: Annotated[
-        ClientOrderId | None,
-        WHEN_GIVEN,
-        TERM,
-        Says(
-            Check.IDENTIFIER,
-            "client order ID of the order whose fill activates this one (an OTO's or bracket's parent)",
-        ),
-        Repeat.MUST_MATCH,
-    ] = None
+    terms: Annotated[OrderTerms | None, WHEN_GIVEN] = None
+    """The order's conditional terms (``OrderTerms``); None for a plain order, which states none.
+    A request message states each term as a field of its own, beside the others; a request
+    built in Python may too (``OrderSpec(trigger_price=...)``): they are gathered here."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_terms(cls, data: Any) -> Any:
+        return gather_terms(data)
 
 
 if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
@@ -351,6 +266,9 @@ if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refuse
 OrderSpec.IDENTITY = tuple(
     name for name, repeat in field_markers(OrderSpec, Repeat).items() if repeat is Repeat.IDENTITY
 )
+REQUEST_FIELDS: dict[str, FieldInfo] = flat_fields(OrderSpec)
+"""A request's fields as its message states them, side by side: ``OrderSpec``'s, its terms
+(``OrderTerms``) in the place of ``terms``."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):
@@ -559,13 +477,15 @@ class _DetailsAdded(OrderEvent):
 
 def _added_fields() -> dict[str, Any]:
     """The fields a repeat may add or change (``OrderSpec``'s ``CHANGES``) that ``_DetailsAdded``
-    does not declare, each as its request declares it, stored only when given: what a field added
-    to ``OrderSpec`` with such a marker gives ``OrderDetailsAdded``, in ``OrderSpec``'s order."""
+    does not declare, each as its request declares it, stored only when given, and the order's
+    terms (``terms``: the terms a report added): what a field added to ``OrderSpec`` with such a
+    marker gives ``OrderDetailsAdded``, in ``OrderSpec``'s order."""
     added: dict[str, Any] = {}
-    for name, repeat in field_markers(OrderSpec, Repeat).items():
-        if repeat not in CHANGES or name in _DetailsAdded.model_fields:
+    for name, info in OrderSpec.model_fields.items():
+        repeats = [mark for mark in info.metadata if isinstance(mark, Repeat)]
+        held = held_model(info.annotation) is not None
+        if not (held or repeats[0] in CHANGES) or name in _DetailsAdded.model_fields:
             continue
-        info = OrderSpec.model_fields[name]
         if WHEN_GIVEN not in info.metadata:  # a stored event's bytes would change: refused
             raise TypeError(f"OrderSpec.{name} may be added by a repeat, so it must be WHEN_GIVEN")
         added[name] = (Annotated[info.annotation, WHEN_GIVEN], None)

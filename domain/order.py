@@ -66,9 +66,9 @@ from orderledger.domain.order_requests import (
 )
 from orderledger.domain.order_state import (
     FROM_REQUEST,
-    TERM_READS,
     raise_fingerprint,
 )
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     CONDITIONAL,
@@ -102,18 +102,22 @@ stated_facts = attrgetter(*FACTS)
 REPEATS: dict[str, Repeat] = field_markers(OrderSpec, Repeat)
 """What a repeat of the request may do with each of its fields (``OrderSpec``'s markers)."""
 _COMPARED = tuple(
-    (
-        name,
-        repeat,
-        sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name) or [name],
-    )
+    (name, repeat, sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name))
     for name, repeat in REPEATS.items()
-    if repeat in (Repeat.MUST_MATCH, *CHANGES)
+    if repeat in (Repeat.MUST_MATCH, *CHANGES) and name not in TERM_NAMES
 )
 """The fields a repeat is compared by, each with its rule and the order's values that hold it (the
-one it holds now last: ``requested_quantity``, then ``quantity``; a term: itself, in ``terms``)."""
-_ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
-"""The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
+one it holds now last: ``requested_quantity``, then ``quantity``); the terms apart."""
+_TERMS_COMPARED = tuple(
+    (name, repeat)
+    for name, repeat in REPEATS.items()
+    if repeat in (Repeat.MUST_MATCH, *CHANGES) and name in TERM_NAMES
+)
+"""The terms a repeat is compared by (those it states), each with its rule: the order holds each
+in its terms."""
+_ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES and name not in TERM_NAMES)
+"""The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field); the
+terms it adds are one field of it, ``terms``."""
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
 
 
@@ -223,7 +227,29 @@ class Order(FillRules):
                 added[name] = theirs
             else:
                 mismatches.append((name, current, theirs))
+        if spec.terms is not None:
+            self._compared_terms(spec.terms, added, mismatches)
         return added, mismatches
+
+    def _compared_terms(
+        self, terms: OrderTerms, added: dict[str, Any], mismatches: list[tuple[str, Any, Any]]
+    ) -> None:
+        """``_compared`` for the terms a repeat states: those it adds go to ``added["terms"]``."""
+        stated = terms.__dict__
+        new: dict[str, Any] = {}
+        for name, repeat in _TERMS_COMPARED:
+            theirs = stated[name]
+            if theirs is None:
+                continue  # left out: not stated
+            current = getattr(self, name)  # the order's, typed
+            if theirs == current:
+                continue
+            if repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+                new[name] = theirs
+            else:
+                mismatches.append((name, current, theirs))
+        if new:
+            added["terms"] = construct(OrderTerms, new)
 
     def check_stated(self, account: str | None, instrument: str | None, side: Side | None) -> None:
         """Refuse a report that states another account, instrument or side than the order's
@@ -251,12 +277,12 @@ class Order(FillRules):
             value = getattr(event, name)
             if isinstance(value, dict):
                 getattr(self, name).update(value)
-            elif value is None:
-                continue
-            elif name in TERM_READS:
-                self.set_term(name, value)
-            else:
+            elif value is not None:
                 setattr(self, name, value)
+        if event.terms is not None:
+            for name, value in event.terms.__dict__.items():
+                if value is not None:
+                    self.set_term(name, value)
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:
             self.created_at = event.created_at

@@ -12,12 +12,14 @@ shows of each field (its kind, column and figure) is ``domain.order_state.ShownO
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 _M = TypeVar("_M")
 
@@ -77,18 +79,9 @@ class Says:
     meaning: str
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """Marks a request field that only some orders state (a trigger, a flag, an expiry, an order
-    list): one of the order's conditional terms. An order holds its terms together, as one value
-    (``ShownOrder.terms``), so a plain order, whose terms are None, carries no value of each."""
-
-
-TERM = Term()
-FIELD_MARKERS = (Says, Repeat, Term)
-"""The markers of a request field (every one carries a ``Says`` and a ``Repeat``, a conditional
-term a ``Term`` too): they say what the field means, what a repeat may do with it and whether the
-order holds it among its terms, nothing of its type, how it is validated or how it is stored."""
+FIELD_MARKERS = (Says, Repeat)
+"""The markers every request field carries, one of each: they say what the field means and what a
+repeat may do with it, nothing of its type, how it is validated or how it is stored."""
 
 
 def without_markers(hint: Any) -> Any:
@@ -103,20 +96,45 @@ def without_markers(hint: Any) -> Any:
     return Annotated[(base, *kept)] if kept else base
 
 
+def held_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field of type ``annotation`` holds (``Model`` or ``Model | None``), whose own
+    fields carry the markers; None for any other type."""
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    hint = (
+        args[0]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1
+        else annotation
+    )
+    return hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
+
+
+def flat_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """The fields of ``model``, in order, a field that holds a model (``held_model``: an order's
+    terms) replaced by that model's fields: the fields a request message states side by side."""
+    found: dict[str, FieldInfo] = {}
+    for name, info in model.model_fields.items():
+        held = held_model(info.annotation)
+        if held is None:
+            found[name] = info
+        else:
+            found.update(flat_fields(held))
+    return found
+
+
 def field_markers(model: type[BaseModel], marker: type[_M]) -> dict[str, _M]:
-    """The fields of ``model`` that carry a ``marker`` (an instance of that class), in order,
-    each with its first."""
+    """The fields of ``model`` (``flat_fields``) that carry a ``marker`` (an instance of that
+    class), in order, each with its first."""
     found = {
-        name: [m for m in info.metadata if isinstance(m, marker)] for name, info in model.model_fields.items()
+        name: [m for m in info.metadata if isinstance(m, marker)] for name, info in flat_fields(model).items()
     }
     return {name: marks[0] for name, marks in found.items() if marks}
 
 
 def unmarked(model: type[BaseModel], *markers: type[Any]) -> list[str]:
-    """The fields of ``model`` that lack one of ``markers``, or carry one twice."""
+    """The fields of ``model`` (``flat_fields``) that lack one of ``markers``, or carry one twice."""
     return [
         name
-        for name, info in model.model_fields.items()
+        for name, info in flat_fields(model).items()
         if any(sum(isinstance(m, marker) for m in info.metadata) != 1 for marker in markers)
     ]
 
@@ -124,12 +142,12 @@ def unmarked(model: type[BaseModel], *markers: type[Any]) -> list[str]:
 __all__ = [
     "CHANGES",
     "FIELD_MARKERS",
-    "TERM",
     "Check",
     "Repeat",
     "Says",
-    "Term",
     "field_markers",
+    "flat_fields",
+    "held_model",
     "unmarked",
     "without_markers",
 ]

@@ -57,8 +57,8 @@ _NEEDS = {
 
 
 def missing_term(spec: Any) -> str | None:
-    """The first field a request (an ``OrderSpec`` or a request message) needs and lacks, or a
-    display quantity above the quantity (named ``display_quantity``); None when it has them."""
+    """The first field a request (an ``OrderSpec`` or a request message) needs and lacks for its
+    order type (``needed_terms``); None when it has them."""
     for name in _NEEDS[spec.order_type]:
         if getattr(spec, name) is None:
             return name
@@ -70,15 +70,21 @@ def check_request(spec: OrderSpec) -> None:
     check_positive(spec.quantity, "quantity")
     if (missing := missing_term(spec)) is not None:
         raise InvalidInputError(f"a {spec.order_type.value} order needs a {missing}", field=missing)
-    for name in _FIGURES:
-        value = getattr(spec, name)
-        if value is not None:
-            check_positive(value, name)
-    check_display(spec.quantity, spec.display_quantity)
+    if spec.price is not None:
+        check_positive(spec.price, "price")
+    if spec.decision_price is not None:
+        check_positive(spec.decision_price, "decision_price")
+    terms = spec.terms
+    if terms is not None:
+        for name in _TERM_FIGURES:
+            value = getattr(terms, name)
+            if value is not None:
+                check_positive(value, name)
+        check_display(spec.quantity, terms.display_quantity)
 
 
-_FIGURES = ("price", "decision_price", "trigger_price", "trailing_offset", "display_quantity")
-"""A request's optional figures: each above zero when given."""
+_TERM_FIGURES = ("trigger_price", "trailing_offset", "display_quantity")
+"""A request's figures among its terms: each above zero when given."""
 
 
 def check_display(quantity: Decimal, display_quantity: Decimal | None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
@@ -28,10 +28,9 @@ from orderledger.domain.events import (
     OrderCancelRequested,
     OrderEvent,
     OrderRequested,
-    OrderSpec,
 )
 from orderledger.domain.fills import Fill
-from orderledger.domain.order_fields import TERM, Check, Says, field_markers
+from orderledger.domain.order_terms import TERM_SHOWS, TERMS, TermsRead, shown_terms
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -153,91 +152,6 @@ FILLS = Kind(
     lambda fills: [fill.stored() for fill in fills.values()],
     lambda stored: {values[0]: Fill.from_stored(values) for values in stored},
 )
-
-
-_TERM_FORMS: dict[Check, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    Check.FIGURE: (format_decimal, Decimal),
-    Check.TIMESTAMP: (format_timestamp, parse_timestamp),
-    Check.CHOICE: (str, _same),  # an enumeration's value, read back as its text
-    Check.IDENTIFIER: (_same, _same),
-    Check.IDENTIFIERS: (list, list),
-    Check.FLAG: (_same, _same),
-}
-"""How a term is shown (JSON-ready) and read back, by the rule its message checks it by."""
-REQUESTED_TERMS: tuple[str, ...] = tuple(
-    name for name, info in OrderSpec.model_fields.items() if TERM in info.metadata
-)
-"""The request's fields that are conditional terms (``OrderSpec``'s, marked ``TERM``), in order."""
-_REPORTED_TERMS = {"triggered_at": Check.TIMESTAMP, "canceled_by": Check.IDENTIFIER}
-"""The terms a venue's report states of an order (its trigger fired; the sibling that canceled it)."""
-_TERM_CHECKS = {
-    **{name: says.check for name, says in field_markers(OrderSpec, Says).items() if name in REQUESTED_TERMS},
-    **_REPORTED_TERMS,
-}
-TERMS: tuple[str, ...] = tuple(_TERM_CHECKS)
-"""An order's terms, in the order ``ShownOrder.terms`` holds them."""
-TERM_SHOWS: dict[str, Callable[[Any], Any]] = {
-    name: _TERM_FORMS[check][0] for name, check in _TERM_CHECKS.items()
-}
-TERM_READS: dict[str, Callable[[Any], Any]] = {
-    name: _TERM_FORMS[check][1] for name, check in _TERM_CHECKS.items()
-}
-_TERM_VALUES = itemgetter(*REQUESTED_TERMS)
-"""A request's terms, read from its fields' mapping (a pydantic model's ``__dict__``: no
-attribute lookup through the model's class for each)."""
-_NO_TERMS = (None,) * len(REQUESTED_TERMS)
-
-
-def _stated_terms(values: tuple[Any, ...]) -> dict[str, Any] | None:
-    """A request's terms (``_TERM_VALUES``), those it states, JSON-ready."""
-    return {
-        name: TERM_SHOWS[name](value)
-        for name, value in zip(REQUESTED_TERMS, values, strict=True)
-        if value is not None
-    } or None
-
-
-class TermsRead:
-    """An order's terms (``TERMS``), each typed, read by name (a property each) from the one
-    value that holds them (``terms``): ``order.trigger_price`` is None when the order does not
-    state it. Shared by the order's state and by what it shows (``ShownOrder``, and so
-    ``OrderRow``)."""
-
-    __slots__ = ()
-
-    terms: Mapping[str, Any] | None
-    if typing.TYPE_CHECKING:
-        trigger_price: Decimal | None
-        trigger_reference: str | None
-        trailing_offset: Decimal | None
-        trailing_offset_type: str | None
-        reduce_only: bool | None
-        display_quantity: Decimal | None
-        expire_at: datetime | None
-        group_id: str | None
-        contingency: str | None
-        linked_ids: list[str] | None
-        contingent_on: str | None
-        triggered_at: datetime | None
-        canceled_by: str | None
-
-
-def _term_property(name: str) -> property:
-    """The typed value of the term ``name`` of an order's ``terms``: None when not stated."""
-    read = TERM_READS[name]
-
-    def term(order: TermsRead) -> Any:
-        terms = order.terms
-        value = None if terms is None else terms.get(name)
-        return None if value is None else read(value)
-
-    return property(term, doc=f"The order's term ``{name}``, typed (None: not stated).")
-
-
-# Properties, not ``__getattr__``: a class with ``__getattr__`` makes every attribute read of
-# its instances slower, the order's own slots included.
-for _name in TERMS:
-    setattr(TermsRead, _name, _term_property(_name))
 
 
 @dataclass(frozen=True)
@@ -408,8 +322,8 @@ class OrderState(TermsRead):
         self.seen: set[str] = set()
         self.reason: str | None = None
         self.merged_into: str | None = None
-        values = _TERM_VALUES(event.__dict__)  # most orders state no term: one comparison tells
-        self.terms = None if values == _NO_TERMS else _stated_terms(values)
+        terms = event.terms
+        self.terms = None if terms is None else shown_terms(terms)
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
         self.recorded_at: datetime = event.ts_recorded

@@ -7,6 +7,7 @@ by ``processing``. ``check`` refuses a venue identity another order holds before
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Protocol
 
 from orderledger.domain.construction import construct
@@ -31,7 +32,8 @@ from orderledger.domain.events import (
     OrderTriggered,
 )
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.order import SPEC_FIELDS, Order, spec_values
+from orderledger.domain.order import SPEC_FIELDS, Order
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,
@@ -52,11 +54,21 @@ from orderledger.infrastructure.messages.models import (
     TriggeredMessage,
 )
 
+_OWN_FIELDS = tuple(name for name in SPEC_FIELDS if name != "terms")
+_own_values = attrgetter(*_OWN_FIELDS)
+
 
 def request_spec(message: RequestMessage) -> OrderSpec:
-    """The order a request describes (the same fields, less the message header), built without
-    validating again what the message's validation checked."""
-    return construct(OrderSpec, dict(zip(SPEC_FIELDS, spec_values(message), strict=True)))
+    """The order a request describes (the same fields, less the message header, its terms
+    gathered into ``terms``), built without validating again what the message's validation
+    checked."""
+    spec = dict(zip(_OWN_FIELDS, _own_values(message), strict=True))
+    if not TERM_NAMES.isdisjoint(message.__pydantic_fields_set__):  # most requests state no term
+        stated = message.__dict__
+        terms = {name: stated[name] for name in OrderTerms.model_fields if stated[name] is not None}
+        if terms:
+            spec["terms"] = construct(OrderTerms, terms)
+    return construct(OrderSpec, spec)
 
 
 class IdentityCheck(Protocol):

@@ -23,7 +23,7 @@ from pydantic_core import core_schema as cs
 
 from orderledger.domain import values
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import OrderSpec
+from orderledger.domain.events import REQUEST_FIELDS, OrderSpec
 from orderledger.domain.order_fields import Check, Says, field_markers
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
@@ -273,7 +273,7 @@ def _about(name: str) -> About:
 
 def _choices(name: str) -> type[StrEnum]:
     """The enumeration a request's field ``name`` is one of (its type in ``OrderSpec``)."""
-    annotation = _plain(OrderSpec.model_fields[name].annotation)
+    annotation = _plain(REQUEST_FIELDS[name].annotation)
     assert isinstance(annotation, type) and issubclass(annotation, StrEnum), name
     return annotation
 
@@ -284,7 +284,7 @@ def request_type(name: str) -> Any:
     (``About``)."""
     says = SAID[name]
     rule = _enum(_choices(name)) if says.check is Check.CHOICE else _CHECKS[says.check][0]
-    return Annotated[_plain(OrderSpec.model_fields[name].annotation), rule, _about(name)]
+    return Annotated[_plain(REQUEST_FIELDS[name].annotation), rule, _about(name)]
 
 
 def _plain(annotation: Any) -> Any:

@@ -34,7 +34,7 @@ from pydantic import (
 
 from orderledger.domain.cash_flows import CASH_FLOW_KINDS
 from orderledger.domain.errors import InvalidInputError, LedgerError
-from orderledger.domain.events import OrderSpec
+from orderledger.domain.events import REQUEST_FIELDS
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import external_client_order_id
 from orderledger.domain.order_requests import check_display, missing_term
@@ -198,7 +198,7 @@ request without a client order ID may have one derived (``_Request._complete``).
 def _request_field(name: str) -> tuple[Any, Any]:
     """The message field for one field of a request: its rule (``OrderSpec``'s ``Says``), required
     or defaulted as the domain's request has it (the order keys as every order message has them)."""
-    info = _ORDER_KEYS[name] if name in _ORDER_KEYS else OrderSpec.model_fields[name]
+    info = _ORDER_KEYS[name] if name in _ORDER_KEYS else REQUEST_FIELDS[name]
     rule = request_type(name)
     if info.default_factory is not None:
         return rule, Field(default_factory=info.default_factory)
@@ -218,7 +218,7 @@ else:
         __base__=_Request,
         __module__=__name__,
         __doc__=_Request.__doc__,
-        **{name: _request_field(name) for name in dict.fromkeys([*_ORDER_KEYS, *OrderSpec.model_fields])},
+        **{name: _request_field(name) for name in dict.fromkeys([*_ORDER_KEYS, *REQUEST_FIELDS])},
     )
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from orderledger.domain.errors import ClientOrderIdReuseError, ContradictionError
 from orderledger.domain.events import (
+    REQUEST_FIELDS,
     WHEN_GIVEN,
     AnomalyRecorded,
     OrderDetailsAdded,
@@ -28,7 +29,8 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.order import REPEATS
 from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
-from orderledger.domain.order_state import FROM_REQUEST, REQUESTED_TERMS
+from orderledger.domain.order_state import FROM_REQUEST
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Contingency, OrderType, Side, TrailingOffsetType, TriggerReference
 from tests.support.builders import CLIENT_ORDER_ID, accepted, given, only_event, refused, spec, stamp
@@ -42,23 +44,37 @@ OTHER_PARTY = "venue-report"
 
 def test_every_field_of_a_request_carries_its_message_rule_and_its_repeat_rule() -> None:
     assert unmarked(OrderSpec, Says, Repeat) == []
-    assert set(REPEATS) == set(field_markers(OrderSpec, Says)) == set(OrderSpec.model_fields)
+    assert set(REPEATS) == set(field_markers(OrderSpec, Says)) == set(REQUEST_FIELDS)
+    # The terms are fields of their own in the request's flat form, held as one value
+    assert set(REQUEST_FIELDS) == (set(OrderSpec.model_fields) - {"terms"}) | set(OrderTerms.model_fields)
 
 
 def test_a_field_without_a_repeat_rule_is_found() -> None:
     # Given a copy of the declaration with one more field, its message rule said, its repeat rule not
     class Unruled(OrderSpec):
-        display_quantity: Annotated[Decimal | None, WHEN_GIVEN, Says(Check.FIGURE, "shown size")] = None
+        shown_size: Annotated[Decimal | None, WHEN_GIVEN, Says(Check.FIGURE, "shown size")] = None
 
     # Then the field is named as lacking a marker, as is one marked twice
-    assert unmarked(Unruled, Says, Repeat) == ["display_quantity"]
+    assert unmarked(Unruled, Says, Repeat) == ["shown_size"]
 
     class Twice(OrderSpec):
-        display_quantity: Annotated[
+        shown_size: Annotated[
             Decimal | None, Says(Check.FIGURE, "shown size"), Repeat.MAY_ADD, Repeat.MUST_MATCH
         ] = None
 
-    assert unmarked(Twice, Says, Repeat) == ["display_quantity"]
+    assert unmarked(Twice, Says, Repeat) == ["shown_size"]
+
+
+def test_a_term_without_a_repeat_rule_is_found_in_the_request() -> None:
+    # Given the terms with one more, its message rule said, its repeat rule not, held by a request
+    class UnruledTerms(OrderTerms):
+        shown_size: Annotated[Decimal | None, Says(Check.FIGURE, "shown size")] = None
+
+    class Holding(OrderSpec):
+        terms: Annotated[UnruledTerms | None, WHEN_GIVEN] = None
+
+    # Then the request names the term as lacking a marker
+    assert unmarked(Holding, Says, Repeat) == ["shown_size"]
 
 
 def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() -> None:
@@ -75,20 +91,23 @@ def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() 
     ]
     carried = OrderDetailsAdded.model_fields
     for name in added:
+        if name in TERM_NAMES:  # a term: carried among the terms the report added
+            assert carried["terms"].annotation == OrderSpec.model_fields["terms"].annotation
+            continue
         assert name in carried, f"OrderDetailsAdded must carry {name}, which a repeat may add"
         assert carried[name].annotation == OrderSpec.model_fields[name].annotation
     # A field added to the fact after the first ones is stored only when given (same bytes)
     first = ["time_in_force", "parent_id", "tags", "aliases"]
-    later = [name for name in added if name not in first]
+    later = [name for name in added if name not in first and name not in TERM_NAMES] + ["terms"]
     assert set(later) <= set(stored_when_given(OrderDetailsAdded))
 
 
 def test_every_field_of_a_request_but_the_venue_order_id_is_taken_by_the_order() -> None:
     # The venue order ID is one of the order's names: it is kept in its venue_order_ids. A
     # conditional term is kept in the order's terms, the rest each in its own value.
-    taken = [*FROM_REQUEST.values(), *REQUESTED_TERMS]
+    taken = [*FROM_REQUEST.values(), "terms"]
     assert set(taken) == set(OrderSpec.model_fields) - {"venue_order_id"}
-    assert not set(FROM_REQUEST.values()) & set(REQUESTED_TERMS)
+    assert "terms" not in FROM_REQUEST.values()
     assert REPEATS["venue_order_id"] is Repeat.NAMES
 
 
@@ -260,8 +279,8 @@ def test_a_repeat_stating_any_new_term_otherwise_is_never_a_silent_duplicate(
     assert decided.kind is Outcome.APPLIED, decided
     recorded = {e.field for e in decided.events if isinstance(e, AnomalyRecorded)}
     for event in decided.events:
-        if isinstance(event, OrderDetailsAdded):
-            recorded |= {name for name in changed if getattr(event, name, None) is not None}
+        if isinstance(event, OrderDetailsAdded) and event.terms is not None:
+            recorded |= {name for name in changed if getattr(event.terms, name) is not None}
     assert recorded == changed
 
 
