@@ -9,8 +9,10 @@ repeat rule is found, and each field a repeat may add is one ``OrderDetailsAdded
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import given as given_
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from orderledger.domain import order_terms
 from orderledger.domain.errors import ClientOrderIdReuseError, ContradictionError
 from orderledger.domain.events import (
     REQUEST_FIELDS,
@@ -75,6 +78,19 @@ def test_a_term_without_a_repeat_rule_is_found_in_the_request() -> None:
 
     # Then the request names the term as lacking a marker
     assert unmarked(Holding, Says, Repeat) == ["shown_size"]
+
+
+def test_each_term_is_declared_for_the_type_checker_as_it_is_read() -> None:
+    # TermsRead's properties are made of the terms' declaration; their types, for the type
+    # checker, are declared beside them: both name the same terms
+    tree = ast.parse(Path(order_terms.__file__).read_text(encoding="utf-8"))
+    read = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TermsRead")
+    typed = next(n for n in read.body if isinstance(n, ast.If))
+    declared = {
+        n.target.id for n in typed.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
+    assert declared == {"terms", *order_terms.TERMS}
+    assert all(isinstance(getattr(order_terms.TermsRead, name), property) for name in order_terms.TERMS)
 
 
 def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() -> None:
