@@ -12,12 +12,29 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
-from orderledger.domain.order_fields import FIELD_MARKERS, Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_fields import (
+    CHANGES,
+    Check,
+    Repeat,
+    Says,
+    field_markers,
+    flat_fields,
+    held_model,
+    unmarked,
+)
+from orderledger.domain.order_terms import OrderTerms, TermsRead, gather_terms
 from orderledger.domain.values import (
     ClientOrderId,
     DecimalStr,
@@ -86,7 +103,7 @@ _STATED = (
 _LABELS = 'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID'
 
 
-class OrderSpec(BaseModel):
+class OrderSpec(BaseModel, TermsRead):
     """The content of an order request: the one declaration of a request's fields.
 
     Each field carries its markers (``domain.order_fields``): what its message says of it
@@ -124,7 +141,14 @@ class OrderSpec(BaseModel):
         Repeat.IDENTITY,
     ]
     side: Annotated[Side, Says(Check.CHOICE, f"direction{_STATED}"), Repeat.IDENTITY]
-    order_type: Annotated[OrderType, Says(Check.CHOICE, "how the order is priced"), Repeat.IDENTITY]
+    order_type: Annotated[
+        OrderType,
+        Says(
+            Check.CHOICE,
+            "how the order is priced and what sets it working ([order types](#order-types-and-their-terms))",
+        ),
+        Repeat.IDENTITY,
+    ]
     quantity: Annotated[
         DecimalStr,
         Says(
@@ -138,8 +162,8 @@ class OrderSpec(BaseModel):
         DecimalStr | None,
         Says(
             Check.FIGURE,
-            "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
-            " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+            "`request`: limit price (required for `limit`, `stop_limit`, `take_profit_limit`). `fill`:"
+            " execution price. `amend_*`: new limit price. `fill_corrected`: corrected price",
         ),
         Repeat.MUST_MATCH,
     ] = None
@@ -226,15 +250,25 @@ class OrderSpec(BaseModel):
     ] = None
     """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
     than let it take); None: the request did not say."""
+    terms: Annotated[OrderTerms | None, WHEN_GIVEN] = None
+    """The order's conditional terms (``OrderTerms``); None for a plain order, which states none.
+    A request message states each term as a field of its own, beside the others; a request
+    built in Python may too (``OrderSpec(trigger_price=...)``): they are gathered here."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_terms(cls, data: Any) -> Any:
+        return gather_terms(data)
 
 
-if unmarked(OrderSpec, *FIELD_MARKERS):  # a field no repeat would compare: refused, not ignored
-    raise TypeError(
-        f"OrderSpec fields without one Says and one Repeat: {unmarked(OrderSpec, *FIELD_MARKERS)}"
-    )
+if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
+    raise TypeError(f"OrderSpec fields without one Says and one Repeat: {unmarked(OrderSpec, Says, Repeat)}")
 OrderSpec.IDENTITY = tuple(
     name for name, repeat in field_markers(OrderSpec, Repeat).items() if repeat is Repeat.IDENTITY
 )
+REQUEST_FIELDS: dict[str, FieldInfo] = flat_fields(OrderSpec)
+"""A request's fields as its message states them, side by side: ``OrderSpec``'s, its terms
+(``OrderTerms``) in the place of ``terms``."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):
@@ -297,9 +331,19 @@ class OrderCancelRequested(OrderEvent):
 
 
 class OrderCanceled(OrderEvent):
-    """The venue canceled the order; leaves become zero."""
+    """The venue canceled the order; leaves become zero. ``canceled_by``: the client order ID of
+    the sibling (OCO, bracket leg) whose fill caused the cancel, when the report says so."""
 
     reason: str | None = None
+    canceled_by: Annotated[ClientOrderId | None, WHEN_GIVEN] = None
+
+
+class OrderTriggered(OrderEvent):
+    """The venue reports a conditional order's trigger fired (a stop, a take-profit, a trailing
+    stop): the order stays open, working as its market or limit order. ``trigger_price``: the
+    price that fired it, when the venue states it."""
+
+    trigger_price: DecimalStr | None = None
 
 
 class OrderReinstated(OrderEvent):
@@ -409,7 +453,7 @@ class FillDetailsAdded(OrderEvent):
     reason: str | None = None
 
 
-class OrderDetailsAdded(OrderEvent):
+class _DetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
     It carries each field of the request that a repeat may add or change (``OrderSpec``'s
@@ -429,6 +473,40 @@ class OrderDetailsAdded(OrderEvent):
     created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
     post_only: Annotated[bool | None, WHEN_GIVEN] = None
     external: Annotated[bool | None, WHEN_GIVEN] = None
+
+
+def _added_fields() -> dict[str, Any]:
+    """The fields a repeat may add or change (``OrderSpec``'s ``CHANGES``) that ``_DetailsAdded``
+    does not declare, each as its request declares it, stored only when given, and the order's
+    terms (``terms``: the terms a report added): what a field added to ``OrderSpec`` with such a
+    marker gives ``OrderDetailsAdded``, in ``OrderSpec``'s order."""
+    added: dict[str, Any] = {}
+    for name, info in OrderSpec.model_fields.items():
+        repeats = [mark for mark in info.metadata if isinstance(mark, Repeat)]
+        held = held_model(info.annotation) is not None
+        if not (held or repeats[0] in CHANGES) or name in _DetailsAdded.model_fields:
+            continue
+        if WHEN_GIVEN not in info.metadata:  # a stored event's bytes would change: refused
+            raise TypeError(f"OrderSpec.{name} may be added by a repeat, so it must be WHEN_GIVEN")
+        added[name] = (Annotated[info.annotation, WHEN_GIVEN], None)
+    return added
+
+
+if TYPE_CHECKING:
+
+    class OrderDetailsAdded(_DetailsAdded):
+        """What a later report of the order added (``_DetailsAdded``, and ``_added_fields``)."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    OrderDetailsAdded = create_model(
+        "OrderDetailsAdded",
+        __base__=_DetailsAdded,
+        __module__=__name__,
+        __doc__=_DetailsAdded.__doc__,
+        **_added_fields(),
+    )
 
 
 class AnomalyRecorded(OrderEvent):
@@ -646,6 +724,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     LimitCleared,
     TradingStateSet,
     BreachRecorded,
+    OrderTriggered,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

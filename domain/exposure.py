@@ -23,7 +23,13 @@ Pure arithmetic (docs/risk.md, "Exposure"). Given positions (``Holding``), open 
   one asked (``Rates``: one for the currency itself), summed as ``net_in`` and, whatever the
   sign, ``gross_in``. A value whose currency has no rate at its venue is not guessed: the row
   lists it in ``unconverted`` and has neither figure.
-* Open orders' worst case: each open order filled for its leaves quantity. An order whose fill
+* Open orders' worst case: each open order filled for its leaves quantity, at its limit price
+  (limit, stop-limit, take-profit limit), else a conditional order's trigger price or the mark,
+  whichever is worse (the larger value: ``worst_price``), else the mark. A reduce-only order
+  never grows the position: on the side that grows it, it counts nothing; on the side that
+  reduces it, together with the other reduce-only orders of that side, at most the position.
+  The legs of one OCO set (a bracket's take-profit and stop-loss) on one side count once: the
+  largest (``once_per_link``). An order whose fill
   adds units (a buy, or a sale of a put) counts on the long side, one that takes units away on
   the short side: ``worst_long_units`` = net + every long-side order, ``worst_short_units`` =
   net + every short-side order.
@@ -35,14 +41,15 @@ members' whatever the grouping (netting is additive over accounts and venues).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
-from orderledger.domain.values import AVERAGE, WIDE, OrderType, Side
+from orderledger.domain.values import AVERAGE, WIDE, Contingency, Side
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -68,10 +75,59 @@ class Holding:
     quote_currency: str | None = None
 
 
+T = TypeVar("T")
+LINKING = (Contingency.OCO, Contingency.BRACKET)
+"""The contingencies whose orders of one group cancel each other: their legs on one side count once."""
+
+
+def link_of(
+    client_order_id: str, group_id: str | None, contingency: str | None, linked_ids: Iterable[str] | None
+) -> str | None:
+    """The OCO set an order is a leg of, or None: its group, when the group's orders cancel each
+    other (``LINKING``), else the order and the siblings it names (``linked_ids``)."""
+    if group_id is not None and contingency in LINKING:
+        return f"group {group_id}"
+    if linked_ids:
+        return "orders " + ",".join(sorted({client_order_id, *linked_ids}))
+    return None
+
+
+def once_per_link(
+    orders: Sequence[T],
+    link: Callable[[T], str | None],
+    side: Callable[[T], Side],
+    size: Callable[[T], Decimal],
+) -> list[T]:
+    """``orders`` with the legs of each OCO set (``link``) on one side counted once: the largest
+    by ``size`` (the first of equal ones) stands for them, since when one fills the others are
+    canceled. Orders of no set are all kept, in order."""
+    largest: dict[tuple[str, Side], T] = {}
+    for order in orders:
+        key = link(order)
+        if key is not None:
+            held = largest.get((key, side(order)))
+            if held is None or size(order) > size(held):
+                largest[(key, side(order))] = order
+    kept = {id(order) for order in largest.values()}
+    return [order for order in orders if link(order) is None or id(order) in kept]
+
+
+def worst_price(price: Decimal | None, trigger_price: Decimal | None, mark: Decimal | None) -> Decimal | None:
+    """What an order's worst case is valued at: its limit price (a fill is no worse), else a
+    conditional order's trigger price or the mark, whichever is worse (the larger value), else
+    the mark (None when none is known)."""
+    if price is not None:
+        return price
+    if trigger_price is not None:
+        return trigger_price if mark is None else max(trigger_price, mark)
+    return mark
+
+
 @dataclass(frozen=True)
 class Working:
-    """An open order: what is left of it (``quantity``: its leaves quantity) and its limit price
-    (None: a market order, taken at the mark)."""
+    """An open order: what is left of it (``quantity``: its leaves quantity), its limit price
+    (None: a market order, taken at the mark), its trigger price (a conditional order), whether
+    it only reduces, and the OCO set it is a leg of (``link_of``)."""
 
     account: str
     venue: str
@@ -80,14 +136,34 @@ class Working:
     quantity: Decimal
     price: Decimal | None = None
     quote_currency: str | None = None
+    trigger_price: Decimal | None = None
+    reduce_only: bool = False
+    link: str | None = None
 
     @classmethod
     def of(cls, spec: OrderSpec) -> Working:
         """The order a request would open, all of its quantity left: the hypothetical order
         a pre-trade check adds to the exposure that stands (a market order at the mark)."""
-        price = spec.price if spec.order_type is OrderType.LIMIT else None
+        return cls._of(spec, spec.quantity, spec.price if spec.order_type.priced else None)
+
+    @classmethod
+    def open(cls, order: Any) -> Working:
+        """An open order (an ``OrderRow``, an ``Order``) with its leaves quantity, at its price."""
+        return cls._of(order, order.leaves_quantity, order.price)
+
+    @classmethod
+    def _of(cls, order: Any, leaves: Decimal, price: Decimal | None) -> Working:
         return cls(
-            spec.account, spec.venue, spec.instrument, spec.side, spec.quantity, price, spec.quote_currency
+            order.account,
+            order.venue,
+            order.instrument,
+            order.side,
+            leaves,
+            price,
+            order.quote_currency,
+            order.trigger_price,
+            bool(order.reduce_only),
+            link_of(order.client_order_id, order.group_id, order.contingency, order.linked_ids),
         )
 
 
@@ -289,16 +365,22 @@ def exposure(
                 else:
                     group.net_in = WIDE.add(group.net_in, WIDE.multiply(value, rate))
                     group.gross_in = WIDE.add(group.gross_in, WIDE.multiply(abs(value), rate))
-    for order in working:
+    room: dict[tuple[str | None, str | None, str], Decimal] = {}
+    """Per group, what its reduce-only orders may still take off its net units."""
+    for order in once_per_link(list(working), _link, _side, _size):
         if not order.quantity:
             continue
         group, definition, name = leg(order.account, order.venue, order.instrument)
-        at = order.price if order.price is not None else prices(order.venue, order.instrument)
+        at = worst_price(order.price, order.trigger_price, prices(order.venue, order.instrument))
         signed = order.quantity if order.side is Side.BUY else WIDE.minus(order.quantity)
         units = units_of(signed, definition, at)
         if units is None:
             group.unpriced.add(name)
             continue
+        if order.reduce_only:
+            units = _reducing(units, group, room)
+            if not units:
+                continue  # a reduce-only order that cannot reduce grows nothing
         is_option = definition is not None and definition.kind == "option"
         value = value_of(
             units, underlying_price(order.venue, order.instrument, definition) if is_option else at
@@ -313,6 +395,32 @@ def exposure(
             side_values = group.long_value if units > 0 else group.short_value
             _add_to(side_values, _currency(definition, order.quote_currency), value)
     return [_finished(groups[key], currency) for key in sorted(groups, key=_sort_key)]
+
+
+def _link(order: Working) -> str | None:
+    return order.link
+
+
+def _side(order: Working) -> Side:
+    return order.side
+
+
+def _size(order: Working) -> Decimal:
+    return order.quantity
+
+
+def _reducing(
+    units: Decimal, group: _Group, room: dict[tuple[str | None, str | None, str], Decimal]
+) -> Decimal:
+    """What of a reduce-only order's ``units`` counts: none on the side that grows the group's net
+    units (or when it is flat), else at most what the group's reduce-only orders of that side
+    have not yet taken off it."""
+    if not group.net_units or (units > 0) == (group.net_units > 0):
+        return ZERO
+    left = room.setdefault(group.key, abs(group.net_units))
+    taken = min(abs(units), left)
+    room[group.key] = WIDE.subtract(left, taken)
+    return taken if units > 0 else WIDE.minus(taken)
 
 
 def _currency(definition: Definition | None, quote_currency: str | None) -> str:
@@ -371,8 +479,11 @@ __all__ = [
     "check_grouping",
     "exposure",
     "grouping",
+    "link_of",
+    "once_per_link",
     "one_currency",
     "underlying_of",
     "units_of",
     "value_of",
+    "worst_price",
 ]

@@ -40,6 +40,7 @@ from orderledger.domain.events import (
     OrderRejected,
     OrderRequested,
     OrderRestated,
+    OrderTriggered,
 )
 from orderledger.domain.order import Order
 from orderledger.domain.values import TradeId
@@ -67,6 +68,7 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderAmendRequested,
     OrderAmended,
     OrderAmendRejected,
+    OrderTriggered,
     OrderFilled,
     FillDetailsAdded,
     FillCorrected,

@@ -29,6 +29,7 @@ from orderledger.domain.events import (
     OrderHeld,
     OrderReinstated,
     OrderRejected,
+    OrderTriggered,
 )
 from orderledger.domain.values import Status
 
@@ -127,7 +128,12 @@ _ROWS: tuple[tuple[tuple[Status, ...], type[OrderEvent], Rule, str], ...] = (
     (ENDED, OrderAmendRejected, Rule.IGNORE, "no amendment is pending"),
     # Kept on a working order, like a cancel's refusal: its request may arrive after it.
     (OPEN_BASE + (S.PENDING_CANCEL,), OrderAmendRejected, Rule.APPLY, ""),
-    # expired
+    # triggered: a conditional order's trigger fired; it stays open, working as its market or
+    # limit order. Before the ack it implies acceptance (the venue holds it); once the order ended
+    # there is nothing left to set working.
+    (OPEN, OrderTriggered, Rule.APPLY, ""),
+    (TERMINAL_STATUSES, OrderTriggered, Rule.IGNORE, "the order already ended"),
+    # expired (a good-till-date order's expire_at passed, or its time in force ran out)
     (OPEN, OrderExpired, Rule.APPLY, ""),
     ((S.EXPIRED,), OrderExpired, Rule.DUPLICATE, "already expired"),
     ((S.FILLED, S.CANCELED, S.REJECTED), OrderExpired, Rule.IGNORE, "the order already ended"),

@@ -52,6 +52,7 @@ from orderledger.domain.events import (
     OrderRequested,
     OrderRestated,
     OrderSpec,
+    OrderTriggered,
 )
 from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule
@@ -67,10 +68,11 @@ from orderledger.domain.order_state import (
     FROM_REQUEST,
     raise_fingerprint,
 )
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
+    CONDITIONAL,
     UNACCEPTED,
-    OrderType,
     Side,
     Status,
     format_decimal,
@@ -102,12 +104,20 @@ REPEATS: dict[str, Repeat] = field_markers(OrderSpec, Repeat)
 _COMPARED = tuple(
     (name, repeat, sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name))
     for name, repeat in REPEATS.items()
-    if repeat in (Repeat.MUST_MATCH, *CHANGES)
+    if repeat in (Repeat.MUST_MATCH, *CHANGES) and name not in TERM_NAMES
 )
 """The fields a repeat is compared by, each with its rule and the order's values that hold it (the
-one it holds now last: ``requested_quantity``, then ``quantity``)."""
-_ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
-"""The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
+one it holds now last: ``requested_quantity``, then ``quantity``); the terms apart."""
+_TERMS_COMPARED = tuple(
+    (name, repeat)
+    for name, repeat in REPEATS.items()
+    if repeat in (Repeat.MUST_MATCH, *CHANGES) and name in TERM_NAMES
+)
+"""The terms a repeat is compared by (those it states), each with its rule: the order holds each
+in its terms."""
+_ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES and name not in TERM_NAMES)
+"""The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field); the
+terms it adds are one field of it, ``terms``."""
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
 
 
@@ -196,7 +206,7 @@ class Order(FillRules):
             theirs = getattr(spec, name)
             if theirs is None or theirs == {}:
                 continue  # left out: not stated
-            if name == "price" and self.order_type is not OrderType.LIMIT:
+            if name == "price" and not self.order_type.priced:
                 continue  # a market order's reported price is its average
             ours = [getattr(self, attribute) for attribute in held]
             current = ours[-1]
@@ -217,7 +227,29 @@ class Order(FillRules):
                 added[name] = theirs
             else:
                 mismatches.append((name, current, theirs))
+        if spec.terms is not None:
+            self._compared_terms(spec.terms, added, mismatches)
         return added, mismatches
+
+    def _compared_terms(
+        self, terms: OrderTerms, added: dict[str, Any], mismatches: list[tuple[str, Any, Any]]
+    ) -> None:
+        """``_compared`` for the terms a repeat states: those it adds go to ``added["terms"]``."""
+        stated = terms.__dict__
+        new: dict[str, Any] = {}
+        for name, repeat in _TERMS_COMPARED:
+            theirs = stated[name]
+            if theirs is None:
+                continue  # left out: not stated
+            current = getattr(self, name)  # the order's, typed
+            if theirs == current:
+                continue
+            if repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+                new[name] = theirs
+            else:
+                mismatches.append((name, current, theirs))
+        if new:
+            added["terms"] = construct(OrderTerms, new)
 
     def check_stated(self, account: str | None, instrument: str | None, side: Side | None) -> None:
         """Refuse a report that states another account, instrument or side than the order's
@@ -247,6 +279,10 @@ class Order(FillRules):
                 getattr(self, name).update(value)
             elif value is not None:
                 setattr(self, name, value)
+        if event.terms is not None:
+            for name, value in event.terms.__dict__.items():
+                if value is not None:
+                    self.set_term(name, value)
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:
             self.created_at = event.created_at
@@ -336,19 +372,44 @@ class Order(FillRules):
         if self.base_status.is_open:  # after the order ended: a request that lost the race
             self.pending_cancel = True
 
-    def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
-        """The venue canceled the order."""
+    def cancel(self, stamp: Stamp, reason: str | None = None, canceled_by: str | None = None) -> Decision:
+        """The venue canceled the order (``canceled_by``: the sibling whose fill caused it)."""
         self._check(OrderCanceled)
         if (early := self._early(OrderCanceled)) is not None:
             return early
-        return self._record(OrderCanceled, stamp, reason=reason)
+        return self._record(OrderCanceled, stamp, reason=reason, canceled_by=canceled_by)
 
     def _on_canceled(self, event: OrderCanceled) -> None:
         if self.base_status.is_terminal:
             return  # filled outranks canceled; an ended order stays as it ended
         self.base_status = Status.CANCELED
         self.reason = event.reason
+        if event.canceled_by is not None:
+            self.set_term("canceled_by", event.canceled_by)
         self._clear_pending()
+
+    def trigger(self, stamp: Stamp, trigger_price: Decimal | None = None) -> Decision:
+        """The venue reports the order's trigger fired: a conditional order (``CONDITIONAL``)
+        works from now as its market or limit order; any other is refused."""
+        if self.order_type not in CONDITIONAL:
+            raise InvalidTransitionError(
+                self.client_order_id,
+                "triggered",
+                self.status.value,
+                f"a {self.order_type.value} order has no trigger",
+            )
+        self._check(OrderTriggered)
+        if (early := self._early(OrderTriggered)) is not None:
+            return early
+        if self.triggered_at is not None:
+            return duplicate("already triggered")
+        return self._record(OrderTriggered, stamp, trigger_price=trigger_price)
+
+    def _on_triggered(self, event: OrderTriggered) -> None:
+        if self.triggered_at is None or event.ts_event < self.triggered_at:
+            self.set_term("triggered_at", event.ts_event)
+        if self.base_status in (Status.REQUESTED, Status.HELD):
+            self.base_status = Status.ACCEPTED  # the venue works it: it has accepted it
 
     def reinstate(self, stamp: Stamp, canceled_at: datetime, reason: str | None = None) -> Decision:
         """Withdraw the closure at ``canceled_at`` (venue time): the caller decides it against
@@ -511,6 +572,8 @@ class Order(FillRules):
         target = event.amend_target
         self.amend_target = None if target is None else (target[0], target[1])
         self.quantity, self.price, self.reason = event.quantity, event.price, event.reason
+        if event.base_status is not Status.CANCELED and self.canceled_by is not None:
+            self.set_term("canceled_by", None)  # a closure withdrawn takes its cause with it
         self.venue_order_ids = list(event.venue_order_ids)
         self.anomalies = list(event.anomalies)
         for trade_id, late in event.late.items():
@@ -539,6 +602,7 @@ class Order(FillRules):
         OrderAmended: _on_amended,
         OrderAmendRejected: _on_amend_rejected,
         OrderExpired: _on_expired,
+        OrderTriggered: _on_triggered,
         OrderRestated: _on_restated,
         OrderRequested: _on_requested,
     }

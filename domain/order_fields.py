@@ -12,12 +12,14 @@ shows of each field (its kind, column and figure) is ``domain.order_state.ShownO
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 _M = TypeVar("_M")
 
@@ -62,6 +64,10 @@ class Check(StrEnum):
     """An object of name → string identifier."""
     CHOICE = "choice"
     """One of the field's enumeration's values, in any case."""
+    TIMESTAMP = "timestamp"
+    """A time, as ``ts`` is given: ISO 8601 with ``Z`` or an offset."""
+    IDENTIFIERS = "identifiers"
+    """A non-empty list of string identifiers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +96,45 @@ def without_markers(hint: Any) -> Any:
     return Annotated[(base, *kept)] if kept else base
 
 
+def held_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field of type ``annotation`` holds (``Model`` or ``Model | None``), whose own
+    fields carry the markers; None for any other type."""
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    hint = (
+        args[0]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1
+        else annotation
+    )
+    return hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
+
+
+def flat_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """The fields of ``model``, in order, a field that holds a model (``held_model``: an order's
+    terms) replaced by that model's fields: the fields a request message states side by side."""
+    found: dict[str, FieldInfo] = {}
+    for name, info in model.model_fields.items():
+        held = held_model(info.annotation)
+        if held is None:
+            found[name] = info
+        else:
+            found.update(flat_fields(held))
+    return found
+
+
 def field_markers(model: type[BaseModel], marker: type[_M]) -> dict[str, _M]:
-    """The fields of ``model`` that carry a ``marker`` (an instance of that class), in order,
-    each with its first."""
+    """The fields of ``model`` (``flat_fields``) that carry a ``marker`` (an instance of that
+    class), in order, each with its first."""
     found = {
-        name: [m for m in info.metadata if isinstance(m, marker)] for name, info in model.model_fields.items()
+        name: [m for m in info.metadata if isinstance(m, marker)] for name, info in flat_fields(model).items()
     }
     return {name: marks[0] for name, marks in found.items() if marks}
 
 
 def unmarked(model: type[BaseModel], *markers: type[Any]) -> list[str]:
-    """The fields of ``model`` that lack one of ``markers``, or carry one twice."""
+    """The fields of ``model`` (``flat_fields``) that lack one of ``markers``, or carry one twice."""
     return [
         name
-        for name, info in model.model_fields.items()
+        for name, info in flat_fields(model).items()
         if any(sum(isinstance(m, marker) for m in info.metadata) != 1 for marker in markers)
     ]
 
@@ -115,6 +146,8 @@ __all__ = [
     "Repeat",
     "Says",
     "field_markers",
+    "flat_fields",
+    "held_model",
     "unmarked",
     "without_markers",
 ]

@@ -30,6 +30,7 @@ from orderledger.domain.events import (
     OrderRequested,
 )
 from orderledger.domain.fills import Fill
+from orderledger.domain.order_terms import TERM_SHOWS, TERMS, TermsRead, shown_terms
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -62,6 +63,10 @@ def _same(value: Any) -> Any:
 
 def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
+
+
+def _opt_copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -127,6 +132,9 @@ NAMED = Kind("named", dict, dict, dict)
 DECIMAL = Kind("decimal", format_decimal, Decimal)
 OPTIONAL_DECIMAL = Kind("optional_decimal", _opt_str, _opt_decimal)
 TIME = Kind("time", format_timestamp, parse_timestamp)
+TERMS_KIND = Kind("terms", _opt_copy, _opt_copy, _opt_copy)
+"""An order's conditional terms (``TERMS``), each stated one by name as JSON-ready data (a
+copy), or None: a plain order, which states none."""
 IDENTIFIER = Kind("identifier", str, UUID)
 SIDE = Kind("side", TEXT.__getitem__, Side)
 ORDER_TYPE = Kind("order_type", TEXT.__getitem__, OrderType)
@@ -147,7 +155,7 @@ FILLS = Kind(
 
 
 @dataclass(frozen=True)
-class ShownOrder:
+class ShownOrder(TermsRead):
     """What an order shows, in order, each field with its type, its kind (how it is shown,
     stored and read back) and its markers: ``REQUESTED`` (a new order takes it from its
     request), ``Listed`` (a column of the orders table, with its narrow-terminal rank and its
@@ -179,6 +187,11 @@ class ShownOrder:
     post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2, "post-only")]
     """As requested (None: the request did not say); a later report of an order whose request
     did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
+    terms: Annotated[Mapping[str, Any] | None, TERMS_KIND]
+    """The order's conditional terms (``TERMS``: a trigger, a flag, an expiry, its order list), as
+    requested or added by a later report, and when its trigger fired (``triggered_at``) and which
+    sibling's fill canceled it (``canceled_by``): each one stated, by name, JSON-ready; None for
+    an order that states none."""
     status: Annotated[Status, DERIVED_STATUS, Listed(9)]
     filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5, "filled")]
     leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY, Listed(1, "leaves")]
@@ -258,7 +271,7 @@ def _working_status(filled: Decimal, quantity: Decimal) -> Status:
     return Status.PARTIALLY_FILLED if filled > 0 else Status.ACCEPTED
 
 
-class OrderState:
+class OrderState(TermsRead):
     """An order's current state, derived only from its events."""
 
     __slots__ = (*(name for name, _ in _RESTORED), *COMMANDS_ONLY, "_pending_events")
@@ -280,6 +293,7 @@ class OrderState:
     decision_price: Decimal | None
     time_in_force: str | None
     post_only: bool | None
+    terms: dict[str, Any] | None
     requested_quantity: Decimal
     requested_price: Decimal | None
     quote_currency: str | None
@@ -308,10 +322,24 @@ class OrderState:
         self.seen: set[str] = set()
         self.reason: str | None = None
         self.merged_into: str | None = None
+        terms = event.terms
+        self.terms = None if terms is None else shown_terms(terms)
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
         self.recorded_at: datetime = event.ts_recorded
         self._pending_events: list[OrderEvent] = []
+
+    # ----------------------------------------------------------------- the terms
+
+    def set_term(self, name: str, value: Any) -> None:
+        """State one of the order's terms (``TERMS``), or withdraw it with None; the terms are
+        kept in ``TERMS``' order, whatever order they were stated in."""
+        terms = dict(self.terms or ())
+        if value is None:
+            terms.pop(name, None)
+        else:
+            terms[name] = TERM_SHOWS[name](value)
+        self.terms = {key: terms[key] for key in TERMS if key in terms} or None
 
     # ----------------------------------------------------------------- derived state
 

@@ -405,13 +405,14 @@ def judge(
     return None
 
 
-def state_refusal(state: str, book: PositionBook, delta: Decimal) -> str | None:
+def state_refusal(state: str, book: PositionBook, delta: Decimal, reduce_only: bool = False) -> str | None:
     """Why ``state`` refuses an order moving ``book``'s position by ``delta``, or None. Reduce-only
     allows an order only when it reduces (``PositionBook.reduces``): the open orders on its side
-    count, so the reducing orders allowed never add up to more than the position."""
+    count, so the reducing orders allowed never add up to more than the position. An order flagged
+    ``reduce_only`` reduces by its terms (the venue never lets it grow the position)."""
     if state == "halted":
         return "trading is halted"
-    if state != "reduce_only" or book.reduces(delta):
+    if state != "reduce_only" or reduce_only or book.reduces(delta):
         return None
     working = book.open_towards(delta)
     after = book.position + (working if delta > 0 else -working) + delta

@@ -14,13 +14,13 @@ is past the limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from orderledger.domain.exposure import ExposureFigures, underlying_of
+from orderledger.domain.exposure import ExposureFigures, link_of, once_per_link, underlying_of, worst_price
 from orderledger.domain.instrument import Definition, Terms
 from orderledger.domain.risk import UNWOUND_BY, Breach, Limit, PositionBook, judge
 from orderledger.domain.values import WIDE, Side
@@ -45,6 +45,8 @@ class Worst:
     tags: dict[str, str]
     now: datetime
     quote_currency: str | None = None
+    reduce_only: bool = False
+    """The order may only shrink the position (``reduce_only``): it never counts as growing it."""
 
     @property
     def notional(self) -> Decimal | None:
@@ -62,6 +64,7 @@ def worst_of(
     tags: dict[str, str],
     now: datetime,
     quote_currency: str | None = None,
+    reduce_only: bool = False,
 ) -> Worst:
     """An order's worst case at ``price`` (its limit price, else the latest mark), valued by its
     instrument's definition (contract size and settlement; one unit, linear, without one) and
@@ -69,7 +72,19 @@ def worst_of(
     terms = Terms() if definition is None else Terms(definition.contract_size, definition.settlement)
     delta = quantity if side is Side.BUY else -quantity
     underlying = underlying_of(instrument, definition).name
-    return Worst(account, venue, instrument, delta, price, terms, underlying, dict(tags), now, quote_currency)
+    return Worst(
+        account,
+        venue,
+        instrument,
+        delta,
+        price,
+        terms,
+        underlying,
+        dict(tags),
+        now,
+        quote_currency,
+        reduce_only,
+    )
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,8 @@ class HeldPosition(Protocol):
 
 class OpenOrder(Protocol):
     """An open order as a limit sees it: where, what is left of it, at its limit price (None:
-    market)."""
+    market) or trigger price (a conditional order), whether it only reduces, and the OCO set it
+    belongs to (``domain.exposure.link_of``)."""
 
     @property
     def account(self) -> str: ...
@@ -122,19 +138,57 @@ class OpenOrder(Protocol):
     def leaves_quantity(self) -> Decimal: ...
     @property
     def price(self) -> Decimal | None: ...
+    @property
+    def trigger_price(self) -> Decimal | None: ...
+    @property
+    def reduce_only(self) -> bool | None: ...
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def group_id(self) -> str | None: ...
+    @property
+    def contingency(self) -> str | None: ...
+    @property
+    def linked_ids(self) -> Sequence[str] | None: ...
+
+
+def counted_orders(working: Iterable[OpenOrder]) -> list[OpenOrder]:
+    """The open orders a worst case counts: the legs of each OCO set on one side once, the
+    largest (``domain.exposure.once_per_link``)."""
+    return once_per_link(list(working), _link, _side, _leaves)
+
+
+def _link(order: OpenOrder) -> str | None:
+    return link_of(order.client_order_id, order.group_id, order.contingency, order.linked_ids)
+
+
+def _side(order: OpenOrder) -> Side:
+    return order.side
+
+
+def _leaves(order: OpenOrder) -> Decimal:
+    return order.leaves_quantity
 
 
 def position_book(
     rows: Iterable[HeldPosition], working: Iterable[OpenOrder], instrument: str
 ) -> PositionBook:
     """The net position of ``instrument`` among ``rows`` and the leaves of its open orders on
-    each side among ``working``."""
-    rows, working = list(rows), list(working)
-    return PositionBook(
-        sum((r.quantity for r in rows if r.instrument == instrument), start=ZERO),
-        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.BUY), ZERO),
-        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.SELL), ZERO),
-    )
+    each side among ``working`` (``counted_orders``). A reduce-only order counts only on the side
+    that reduces the position, the reduce-only orders of that side at most the position."""
+    rows = list(rows)
+    mine = [o for o in counted_orders(working) if o.instrument == instrument]
+    position = sum((r.quantity for r in rows if r.instrument == instrument), start=ZERO)
+    sides = {
+        side: (
+            sum((o.leaves_quantity for o in mine if o.side is side and not o.reduce_only), ZERO),
+            sum((o.leaves_quantity for o in mine if o.side is side and o.reduce_only), ZERO),
+        )
+        for side in Side
+    }
+    buys = sides[Side.BUY][0] + (min(sides[Side.BUY][1], -position) if position < 0 else ZERO)
+    sells = sides[Side.SELL][0] + (min(sides[Side.SELL][1], position) if position > 0 else ZERO)
+    return PositionBook(position, buys, sells)
 
 
 def held_in(rows: Iterable[HeldPosition], working: Iterable[OpenOrder], order: Worst) -> Held:
@@ -146,7 +200,7 @@ def held_in(rows: Iterable[HeldPosition], working: Iterable[OpenOrder], order: W
     sells' taken from it, this order's on its side; the position counts for the larger of the
     two in absolute value, and the gross is their sum over positions. So an order that takes a
     position towards flat makes the gross no larger."""
-    rows, working = list(rows), list(working)
+    rows, working = list(rows), counted_orders(working)
     mine = order.instrument
     book = position_book(rows, working, mine)
     net = book.position
@@ -161,7 +215,7 @@ def held_in(rows: Iterable[HeldPosition], working: Iterable[OpenOrder], order: W
     if len(currencies) > 1:
         shown = ", ".join(sorted(map(str, currencies)))
         return Held(position, None, f"positions in several currencies ({shown})", before, reduces=reduces)
-    if any(o.price is None for o in working):
+    if any(worst_price(o.price, o.trigger_price, None) is None for o in working):
         why = "an open market order has no price to value it at"
         return Held(position, None, why, before, reduces=reduces)
     legs: dict[tuple[str, str, str], list[Decimal]] = {}
@@ -173,12 +227,12 @@ def held_in(rows: Iterable[HeldPosition], working: Iterable[OpenOrder], order: W
     for r in rows:
         leg(r.account, r.venue, r.instrument)[0] += -r.notional if r.quantity < 0 else r.notional
     for o in working:
-        assert o.price is not None
-        value = (
-            order.terms.value(o.leaves_quantity, o.price)
-            if o.instrument == mine
-            else o.leaves_quantity * o.price
-        )
+        held = leg(o.account, o.venue, o.instrument)[0]
+        if o.reduce_only and (not held or (held > 0) == (o.side is Side.BUY)):
+            continue  # a reduce-only order that would grow its position counts nothing
+        at = worst_price(o.price, o.trigger_price, None)
+        assert at is not None
+        value = order.terms.value(o.leaves_quantity, at) if o.instrument == mine else o.leaves_quantity * at
         leg(o.account, o.venue, o.instrument)[1 if o.side is Side.BUY else 2] += value
     gross_before = _per_side(legs.values())
     leg(order.account, order.venue, mine)[1 if order.delta > 0 else 2] += order.notional
@@ -314,7 +368,7 @@ def reduces(source: FigureSource, limit: Limit, order: Worst) -> bool:
     underlying, its net units; for an account (its position and gross exposure, its day's loss
     and drawdown), its position in the order's instrument over its venues. The open orders of
     the scope on the order's side count as filled (``domain.risk.PositionBook``)."""
-    return limit.kind in UNWOUND_BY and source.held(limit, order).reduces
+    return limit.kind in UNWOUND_BY and (order.reduce_only or source.held(limit, order).reduces)
 
 
 def limit_breaches(limits: Iterable[Limit], source: FigureSource, order: Worst) -> list[Breach]:

@@ -106,10 +106,66 @@ class Side(StrEnum):
 
 
 class OrderType(StrEnum):
-    """How the order is priced."""
+    """How the order is priced, and what sets it working (ccxt's spellings): a stop or
+    take-profit works once its trigger price is reached, as a market or limit order; a trailing
+    stop's trigger follows the price at its offset."""
 
     LIMIT = "limit"
     MARKET = "market"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TAKE_PROFIT_MARKET = "take_profit_market"
+    TAKE_PROFIT_LIMIT = "take_profit_limit"
+    TRAILING_STOP = "trailing_stop"
+
+    @property
+    def priced(self) -> bool:
+        """The order works at its limit price (``price`` required): limit, stop-limit,
+        take-profit limit."""
+        return self in PRICED
+
+    @property
+    def triggered(self) -> bool:
+        """The order waits for its trigger price (``trigger_price`` required): the stops and
+        take-profits but the trailing stop (whose trigger price, optional, is its activation)."""
+        return self in TRIGGERED
+
+
+PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+"""The order types that need a limit price."""
+TRIGGERED = frozenset(
+    {OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT}
+)
+"""The order types that need a trigger price."""
+CONDITIONAL = TRIGGERED | {OrderType.TRAILING_STOP}
+"""The order types that wait for a trigger before they work (``triggered`` records it)."""
+STOPS = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
+"""The conditional orders that trigger when the price moves against the position."""
+
+
+class TriggerReference(StrEnum):
+    """Which price a conditional order's trigger watches, where the venue says."""
+
+    LAST = "last"
+    MARK = "mark"
+    INDEX = "index"
+
+
+class TrailingOffsetType(StrEnum):
+    """How a trailing stop's offset is stated: a price distance or a percentage."""
+
+    PRICE = "price"
+    PERCENT = "percent"
+
+
+class Contingency(StrEnum):
+    """How an order is linked to others of its group: one-cancels-other siblings, one-triggers-
+    other (a parent's fill activates it), or a bracket (a parent with a take-profit and a
+    stop-loss that cancel each other)."""
+
+    OCO = "oco"
+    OTO = "oto"
+    BRACKET = "bracket"
 
 
 class Liquidity(StrEnum):

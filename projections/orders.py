@@ -39,6 +39,7 @@ from orderledger.domain.order_state import (
     OPTIONAL_FLAG,
     PLAIN,
     SHOWN,
+    TERMS_KIND,
     TEXTS,
     Kind,
 )
@@ -63,12 +64,18 @@ def _loads(text: str) -> Any:
     return orjson.loads(text)
 
 
+def _loads_or_none(text: str | None) -> Any:
+    """A mapping from its JSON text; NULL (none stated) as None."""
+    return None if text is None else _loads(text)
+
+
 OPEN_SHOWN = "open_shown"
 """The column holding an open order's snapshot columns as one JSON array (NULL once closed)."""
 
 _DECODERS: dict[Kind, Any] = {
     TEXTS: _loads,
     NAMED: _loads,
+    TERMS_KIND: _loads_or_none,
     FLAG: bool,
     OPTIONAL_FLAG: OPTIONAL_FLAG.read,
     AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
@@ -117,6 +124,7 @@ _COLUMN_FORMS: dict[Kind, Any] = {
     OPTIONAL_FLAG: lambda flag: None if flag is None else int(flag),
     TEXTS: _json_list,
     NAMED: _json_map,
+    TERMS_KIND: lambda terms: None if terms is None else _DUMPS(terms).decode(),
     AMEND_TARGET: _target_text,
     FILLS: _fills_text,
 }

@@ -44,6 +44,7 @@ FORMS: dict[Any, str] = {
     bool: "bool",
     SHOWN["post_only"].read: "bool",  # (None stays None: the renderer passes NULL through)
     orders_view._loads: "json",
+    orders_view._loads_or_none: "json",
     orjson.loads: "json",
 }
 """What each converter the stored renderer applies (``codecs.row_renderer``) is called here."""

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
 
 from orderledger.domain.events import EVENT_TYPES, OrderEvent, StoredWhenGiven
 from orderledger.domain.order_fields import FIELD_MARKERS
@@ -72,6 +72,8 @@ def _check(annotation: Any, depth: int = 0, validators: tuple[Any, ...] = ()) ->
         name = _NAMES.setdefault(f"_E_{annotation.__name__}", annotation._value2member_map_)
         assert name is annotation._value2member_map_
         return f"(type({{v}}) is str and {{v}} in _E_{annotation.__name__})"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model_check(annotation, depth)
     item, key = f"_i{depth}", f"_k{depth}"
     if origin is list and len(args) == 1 and (check := _check(args[0], depth + 1)) is not None:
         return f"(type({{v}}) is list and all({check.replace('{v}', item)} for {item} in {{v}}))"
@@ -79,6 +81,20 @@ def _check(annotation: Any, depth: int = 0, validators: tuple[Any, ...] = ()) ->
         entry = f"type({key}) is str and {check.replace('{v}', item)}"
         return f"(type({{v}}) is dict and all({entry} for {key}, {item} in {{v}}.items()))"
     return None
+
+
+def _model_check(model: type[BaseModel], depth: int) -> str | None:
+    """The check of a value stored as the fields a model gives (an order's terms): a mapping of
+    some of its fields, each as its field's check says (an absent one: None)."""
+    checks = []
+    for name, info in model.model_fields.items():
+        check = _check(info.annotation, depth + 1, tuple(info.metadata))
+        if check is None:
+            return None
+        checks.append(check.replace("{v}", f"{{v}}.get({name!r})"))
+    keys = _NAMES.setdefault(f"_K_{model.__name__}", frozenset(model.model_fields))
+    assert keys == frozenset(model.model_fields)
+    return f"(type({{v}}) is dict and {{v}}.keys() <= _K_{model.__name__} and {' and '.join(checks)})"
 
 
 class _Plan:

@@ -7,6 +7,7 @@ by ``processing``. ``check`` refuses a venue identity another order holds before
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Protocol
 
 from orderledger.domain.construction import construct
@@ -28,9 +29,11 @@ from orderledger.domain.events import (
     OrderReinstated,
     OrderRejected,
     OrderSpec,
+    OrderTriggered,
 )
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.order import SPEC_FIELDS, Order, spec_values
+from orderledger.domain.order import SPEC_FIELDS, Order
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,
@@ -48,13 +51,24 @@ from orderledger.infrastructure.messages.models import (
     ReinstatedMessage,
     RejectedMessage,
     RequestMessage,
+    TriggeredMessage,
 )
+
+_OWN_FIELDS = tuple(name for name in SPEC_FIELDS if name != "terms")
+_own_values = attrgetter(*_OWN_FIELDS)
 
 
 def request_spec(message: RequestMessage) -> OrderSpec:
-    """The order a request describes (the same fields, less the message header), built without
-    validating again what the message's validation checked."""
-    return construct(OrderSpec, dict(zip(SPEC_FIELDS, spec_values(message), strict=True)))
+    """The order a request describes (the same fields, less the message header, its terms
+    gathered into ``terms``), built without validating again what the message's validation
+    checked."""
+    spec = dict(zip(_OWN_FIELDS, _own_values(message), strict=True))
+    if not TERM_NAMES.isdisjoint(message.__pydantic_fields_set__):  # most requests state no term
+        stated = message.__dict__
+        terms = {name: stated[name] for name in OrderTerms.model_fields if stated[name] is not None}
+        if terms:
+            spec["terms"] = construct(OrderTerms, terms)
+    return construct(OrderSpec, spec)
 
 
 class IdentityCheck(Protocol):
@@ -106,7 +120,7 @@ def _cancel_requested(
 
 
 def _canceled(check: IdentityCheck, order: Order, message: CanceledMessage, stamp: Stamp) -> Decision:
-    return order.cancel(stamp, message.reason)
+    return order.cancel(stamp, message.reason, message.canceled_by)
 
 
 def _reinstated(check: IdentityCheck, order: Order, message: ReinstatedMessage, stamp: Stamp) -> Decision:
@@ -142,6 +156,10 @@ def _expired(check: IdentityCheck, order: Order, message: ExpiredMessage, stamp:
     return order.expire(stamp, message.reason)
 
 
+def _triggered(check: IdentityCheck, order: Order, message: TriggeredMessage, stamp: Stamp) -> Decision:
+    return order.trigger(stamp, message.trigger_price)
+
+
 def _fill_busted(check: IdentityCheck, order: Order, message: FillBustedMessage, stamp: Stamp) -> Decision:
     return order.bust_fill(stamp, message.trade_id, message.reason)
 
@@ -167,6 +185,7 @@ ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
     AmendedMessage: _amended,
     AmendRejectedMessage: _amend_rejected,
     ExpiredMessage: _expired,
+    TriggeredMessage: _triggered,
     FillBustedMessage: _fill_busted,
     FillCorrectedMessage: _fill_corrected,
 }
@@ -185,6 +204,7 @@ FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     AmendedMessage: OrderAmended,
     AmendRejectedMessage: OrderAmendRejected,
     ExpiredMessage: OrderExpired,
+    TriggeredMessage: OrderTriggered,
     FillBustedMessage: FillBusted,
     FillCorrectedMessage: FillCorrected,
 }

@@ -133,15 +133,16 @@ def decode_json(line: str | bytes) -> Any:
     return value
 
 
-def _strings(value: dict[str, Any]) -> int:
-    """How many strings an object holds, keys included; -1 if it holds a number or a list."""
+def _strings(value: dict[str, Any], depth: int = 1) -> int:
+    """How many strings an object holds, keys included; -1 if it holds a number or a list, or
+    objects nested deeper than MAX_DEPTH (``value`` is at ``depth``)."""
     count = 0
     for item in value.values():
         kind = type(item)
         if kind is str:
             count += 1
         elif kind is dict:
-            inner = _strings(item)
+            inner = -1 if depth == MAX_DEPTH else _strings(item, depth + 1)
             if inner < 0:
                 return -1
             count += inner
@@ -163,10 +164,11 @@ def read_fast(line: bytes) -> Any:
     ``"`` opens or closes a string, and a duplicate key shows as a string fewer than half the quotes.
     """
     # (find, not ``in``: bytes' ``in`` first tries its argument as an integer, raising and
-    # clearing a TypeError for every line)
+    # clearing a TypeError for every line). The nesting is not counted first (``check_depth``):
+    # orjson refuses a line nested deeper than it reads, and ``_strings`` answers -1 for one
+    # deeper than MAX_DEPTH, which ``decode_json`` then refuses.
     if len(line) > _ORJSON_BYTES or line.find(b"\\") >= 0:
         return None
-    check_depth(line)
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:

@@ -23,7 +23,7 @@ from pydantic_core import core_schema as cs
 
 from orderledger.domain import values
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import OrderSpec
+from orderledger.domain.events import REQUEST_FIELDS, OrderSpec
 from orderledger.domain.order_fields import Check, Says, field_markers
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
@@ -226,6 +226,25 @@ _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_
 _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
 
+
+def _identifiers(value: Any, info: ValidationInfo) -> list[str]:
+    name = _name(info)
+    if not isinstance(value, list) or not value:
+        raise InvalidInputError(f"{name} must be a non-empty list of strings", field=name)
+    if len(value) > MAX_MAP_ENTRIES:
+        raise InvalidInputError(f"{name} has more than {MAX_MAP_ENTRIES} entries", field=name)
+    return [parse_identifier(item, f"{name}[{at}]") for at, item in enumerate(value)]
+
+
+_IDENTIFIERS = Rule(
+    _identifiers, cs.list_schema(_IDENT_FORM, min_length=1, max_length=MAX_MAP_ENTRIES, strict=True)
+)
+_IDENTIFIERS_SHAPE = f"list of string identifiers (1 to {MAX_MAP_ENTRIES})"
+_TIME_SHAPE = "string, ISO 8601 with `Z` or an offset"
+TIME_RULE = Rule(
+    _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
+)
+
 # The fields of order messages, each described once (a field several types carry is one type):
 # a request's field says what it is in the domain's declaration (``OrderSpec``'s ``Says``), and
 # the other messages' types of the same field take its words from there.
@@ -236,6 +255,8 @@ _CHECKS: dict[Check, tuple[Rule, str]] = {
     Check.FIGURE: (FIGURE_RULE, FIGURE),
     Check.FLAG: (_FLAG, "`true` / `false`"),
     Check.LABELS: (_LABELS, _LABELS_SHAPE),
+    Check.TIMESTAMP: (TIME_RULE, _TIME_SHAPE),
+    Check.IDENTIFIERS: (_IDENTIFIERS, _IDENTIFIERS_SHAPE),
 }
 """Each check's rule, and the JSON shape the docs give it."""
 
@@ -252,7 +273,7 @@ def _about(name: str) -> About:
 
 def _choices(name: str) -> type[StrEnum]:
     """The enumeration a request's field ``name`` is one of (its type in ``OrderSpec``)."""
-    annotation = OrderSpec.model_fields[name].annotation
+    annotation = _plain(REQUEST_FIELDS[name].annotation)
     assert isinstance(annotation, type) and issubclass(annotation, StrEnum), name
     return annotation
 
@@ -263,7 +284,7 @@ def request_type(name: str) -> Any:
     (``About``)."""
     says = SAID[name]
     rule = _enum(_choices(name)) if says.check is Check.CHOICE else _CHECKS[says.check][0]
-    return Annotated[_plain(OrderSpec.model_fields[name].annotation), rule, _about(name)]
+    return Annotated[_plain(REQUEST_FIELDS[name].annotation), rule, _about(name)]
 
 
 def _plain(annotation: Any) -> Any:
@@ -361,10 +382,6 @@ Override = Annotated[
     ),
 ]
 
-
-TIME_RULE = Rule(
-    _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
-)
 Timestamp = Annotated[
     datetime,
     TIME_RULE,

@@ -34,12 +34,13 @@ from pydantic import (
 
 from orderledger.domain.cash_flows import CASH_FLOW_KINDS
 from orderledger.domain.errors import InvalidInputError, LedgerError
-from orderledger.domain.events import OrderSpec
+from orderledger.domain.events import REQUEST_FIELDS
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import external_client_order_id
+from orderledger.domain.order_requests import check_display, missing_term
 from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, RESPONDING, RESPONSES, TRADING_STATES
+from orderledger.domain.values import ClientOrderId as ClientOrderIdType
 from orderledger.domain.values import (
-    OrderType,
     format_decimal,
     format_timestamp,
 )
@@ -160,14 +161,16 @@ class _Request(_Message):
     override: Override | None = None
     """Not a fact of the order: what the risk door is told of this request (``application.risk.pretrade``)."""
     needs: ClassVar[str] = (
-        "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
-        " `price` when `order_type` is `limit`"
+        "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`; `price` for"
+        " `limit`, `stop_limit`, `take_profit_limit`; `trigger_price` for the `stop_*` and"
+        " `take_profit_*` types; `trailing_offset` for `trailing_stop`"
     )
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        if self.order_type is OrderType.LIMIT and self.price is None:
-            raise InvalidInputError("price is required", field="price")
+        if (missing := missing_term(self)) is not None:
+            raise InvalidInputError(f"{missing} is required", field=missing)
+        check_display(self.quantity, self.display_quantity)
         if self.external and self.client_order_id is None and self.venue and self.venue_order_id:
             # An order the venue reports without a client order ID (placed in its UI, a
             # liquidation, a caller that sent none): keyed by venue and venue order ID.
@@ -195,7 +198,7 @@ request without a client order ID may have one derived (``_Request._complete``).
 def _request_field(name: str) -> tuple[Any, Any]:
     """The message field for one field of a request: its rule (``OrderSpec``'s ``Says``), required
     or defaulted as the domain's request has it (the order keys as every order message has them)."""
-    info = _ORDER_KEYS[name] if name in _ORDER_KEYS else OrderSpec.model_fields[name]
+    info = _ORDER_KEYS[name] if name in _ORDER_KEYS else REQUEST_FIELDS[name]
     rule = request_type(name)
     if info.default_factory is not None:
         return rule, Field(default_factory=info.default_factory)
@@ -215,7 +218,7 @@ else:
         __base__=_Request,
         __module__=__name__,
         __doc__=_Request.__doc__,
-        **{name: _request_field(name) for name in dict.fromkeys([*_ORDER_KEYS, *OrderSpec.model_fields])},
+        **{name: _request_field(name) for name in dict.fromkeys([*_ORDER_KEYS, *REQUEST_FIELDS])},
     )
 
 
@@ -265,6 +268,27 @@ class CanceledMessage(_Reasoned):
     """The venue canceled the order."""
 
     type: Literal["canceled"]
+    canceled_by: (
+        Annotated[
+            ClientOrderIdType,
+            IDENT_RULE,
+            About(IDENT, "client order ID of the sibling (OCO, bracket leg) whose fill caused the cancel"),
+        ]
+        | None
+    ) = None
+
+
+class TriggeredMessage(_OrderMessage):
+    """The venue reports a conditional order's trigger fired: it stays open, working as its
+    market or limit order."""
+
+    type: Literal["triggered"]
+    trigger_price: (
+        Annotated[
+            Decimal, FIGURE_RULE, About(FIGURE, "the price that fired the trigger, when the venue states it")
+        ]
+        | None
+    ) = None
 
 
 class ReinstatedMessage(_Reasoned):
@@ -571,6 +595,7 @@ AnyMessage = (
     | AmendedMessage
     | AmendRejectedMessage
     | ExpiredMessage
+    | TriggeredMessage
     | FillBustedMessage
     | FillCorrectedMessage
     | InstrumentMessage

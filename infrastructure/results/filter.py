@@ -68,6 +68,12 @@ class Filter:
             "only the children of this parent (their parent_id), or their trades", "orders", "trades"
         ),
     )
+    group: str | None = field(
+        default=None,
+        metadata=criterion(
+            "only the orders of this order list (OCO, OTO, bracket: their group_id)", "orders"
+        ),
+    )
     since: datetime | None = field(
         default=None,
         metadata=criterion("at or after this time", "orders", "trades", "events", "messages", "parked"),

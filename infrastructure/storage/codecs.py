@@ -63,7 +63,30 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
         return bool  # a view's column holds 0 or 1
     if origin in (Mapping, dict) and args and args[1] is Decimal:
         return _amounts
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        return _model_reader(hint)
     return None
+
+
+def _model_reader(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """How a value of ``model``'s own fields (an order's terms), stored as the fields it gives,
+    becomes the model: each value turned into its field's type."""
+    readers: dict[str, Callable[[Any], Any]] = {}
+    for name, info in model.model_fields.items():
+        reader = value_reader(info.annotation)
+        if reader is not None and reader is not bool:
+            readers[name] = reader
+
+    def read(stored: Mapping[str, Any]) -> Any:
+        return construct(
+            model,
+            {
+                name: value if value is None or name not in readers else readers[name](value)
+                for name, value in stored.items()
+            },
+        )
+
+    return read
 
 
 def _amounts(stored: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -249,7 +272,24 @@ def _event_json_form(hint: Any) -> Any:
         return _AS_SHOWN
     if isinstance(hint, type) and issubclass(hint, Enum):
         return _AS_SHOWN
+    if isinstance(hint, type) and issubclass(hint, BaseModel):  # stored as the fields it gives
+        return _model_json_form(hint)
     return _NOT_SHOWN
+
+
+def _model_json_form(model: type[BaseModel]) -> Any:
+    """``_event_json_form`` of a model stored as the fields it gives (an order's terms), which
+    ``model_dump`` shows as it stores them (those given, in order)."""
+    forms = {name: _event_json_form(info.annotation) for name, info in model.model_fields.items()}
+    if _NOT_SHOWN in forms.values():
+        return _NOT_SHOWN
+    shown = {name: form for name, form in forms.items() if form is not _AS_SHOWN}
+    if not shown:
+        return _AS_SHOWN
+    return lambda stored: {
+        name: value if value is None or name not in shown else shown[name](value)
+        for name, value in stored.items()
+    }
 
 
 def event_json_reader(cls: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from pydantic import BaseModel
 
 from orderledger.domain.events import EVENT_TYPES, OrderEvent, stored_when_given
 from orderledger.domain.values import format_decimal, format_timestamp
@@ -70,6 +71,8 @@ class IndexedStoredEvent(StoredEvent):
 def _encode_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format_decimal(value)
+    if isinstance(value, BaseModel):  # a value of its own fields (an order's terms): those given
+        return {name: item for name, item in value.__dict__.items() if item is not None}
     raise TypeError(f"cannot store {type(value).__name__} in an event")
 
 

@@ -396,13 +396,15 @@ def test_requests_can_be_left_to_the_trading_system(valid: Valid, feed: Feed, le
     assert again.counts["duplicate"] == 2  # the same differences are recorded once
 
 
-def test_order_types_reduce_to_limit_or_market(valid: Valid) -> None:
+def test_order_types_are_the_ledgers_own(valid: Valid) -> None:
     def order_type(**fields: Any) -> str:
         request = valid(order_messages(order(**fields), venue=VENUE, account=ACCOUNT))[0]
         return str(request["order_type"])
 
-    assert order_type(type="stop_limit", triggerPrice=63000.0) == "limit"
+    assert order_type(type="stop_limit", triggerPrice=63000.0) == "stop_limit"
+    assert order_type(type="take_profit_market", price=None, triggerPrice=66000.0) == "take_profit_market"
     assert order_type(type="limit_maker") == "limit"
+    # A stop's name without its trigger is booked as the plain type it folds to
     assert order_type(type="stop_market", price=None) == "market"
     assert order_type(type=None, price=64000.0) == "limit"
     assert order_type(type=None, price=None) == "market"

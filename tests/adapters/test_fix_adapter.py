@@ -579,9 +579,9 @@ def test_drop_copy_requests_are_the_callers_intent(valid: Valid) -> None:
         "venue": VENUE,
         "instrument": "BTC-USD",
         "side": "sell",
-        "order_type": "market",  # a stop becomes a market order when triggered
+        "order_type": "stop_market",  # OrdType 3: a market order once StopPx 99 trades
         "quantity": "3",
-        "tags": {"fix_ord_type": "3"},
+        "trigger_price": "90",
         "aliases": {alias("D-1"): "D-1"},
         "ts": "2026-11-20T10:00:00.000000Z",
         "source": "fix",

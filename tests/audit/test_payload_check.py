@@ -16,6 +16,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from orderledger.domain.aggregates import aggregate_id
 from orderledger.domain.construction import construct
@@ -109,6 +110,12 @@ def value(hint: Any, everyday: bool) -> st.SearchStrategy[Any]:
         return st.none() | value(next(a for a in typing.get_args(hint) if a is not type(None)), True)
     if everyday and typing.get_origin(hint) is list:
         return st.lists(value(typing.get_args(hint)[0], True), max_size=3)
+    if everyday and isinstance(hint, type) and issubclass(hint, BaseModel):  # an order's terms
+        model, hints = hint, typing.get_type_hints(hint, include_extras=True)
+        stated = st.fixed_dictionaries(
+            {}, optional={name: value(hints[name], True) for name in model.model_fields}
+        )
+        return stated.map(lambda values: construct(model, values))
     return value_of(hint)
 
 

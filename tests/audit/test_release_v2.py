@@ -39,7 +39,14 @@ ADDED: dict[str, Any] = {"funding": {}, "mark_time": None, "fee_values": {}, "un
 """Fields a position or P&L row gained since release 2, with what they say of a ledger that has
 no cash flows, no marks and fees only in the P&L currency: the old fields must answer exactly as
 they did."""
-ORDER_ADDED: dict[str, Any] = {"decision_price": None, "post_only": None}
+ORDER_ADDED: dict[str, Any] = {
+    name: None
+    for name in (
+        "decision_price",
+        "post_only",
+        "terms",
+    )
+}
 """Fields an order gained since release 2, with what an order requested without them shows (its
 stored request has no such key)."""
 

@@ -308,3 +308,33 @@ def test_the_orders_table_is_the_declared_one(server: Server, browser: Any, shot
     wait_until(lambda: texts(browser, '#timeline-summary dd[data-field="client_order_id"]') == ["d-1"], "d-1")
     summary = texts(browser, "#timeline-summary dt")
     assert summary == list(SHOWN)
+
+
+def test_an_orders_terms_show_in_its_timeline(server: Server, browser: Any, shot: None) -> None:
+    # Given a stop-loss that only shrinks the position, in an order list, and a plain order
+    stop = request(
+        "sl-1", account="sigma", side="sell", order_type="stop_market", price=None, trigger_price="95",
+        reduce_only=True, group_id="G-7", contingency="oco", ts="2026-11-20T12:10:00Z",
+    )  # fmt: skip
+    stop = {name: value for name, value in stop.items() if value is not None}
+    plain = request("sl-2", account="sigma", ts="2026-11-20T12:10:01Z")
+    response = httpx2.post(f"{server.url}/messages", json=[stop, plain])
+    assert response.status_code == 200, response.text
+    tab(browser, "orders")
+    wait_until(lambda: cell(browser, "order:sl-2", "client_order_id") == "sl-2", "the sigma orders")
+    # When the stop's timeline is opened, its terms show as the order holds them; a plain order's
+    # are empty
+    click(browser, 'tr[data-key="order:sl-1"] td[data-col="client_order_id"] button')
+    wait_until(
+        lambda: texts(browser, '#timeline-summary dd[data-field="client_order_id"]') == ["sl-1"], "sl-1"
+    )
+    shown = texts(browser, '#timeline-summary dd[data-field="terms"]')
+    assert [json.loads(text) for text in shown] == [
+        {"trigger_price": "95", "reduce_only": True, "group_id": "G-7", "contingency": "oco"}
+    ]
+    tab(browser, "orders")
+    click(browser, 'tr[data-key="order:sl-2"] td[data-col="client_order_id"] button')
+    wait_until(
+        lambda: texts(browser, '#timeline-summary dd[data-field="client_order_id"]') == ["sl-2"], "sl-2"
+    )
+    assert texts(browser, '#timeline-summary dd[data-field="terms"]') == [""]

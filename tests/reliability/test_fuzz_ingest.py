@@ -191,11 +191,14 @@ CANCELED = {"type": "canceled", "client_order_id": "b-000001", "ts": "2026-11-20
         ((_with(FILL, tags="[" * 1000 + "]" * 1000)).encode(), "JSON is nested deeper than 64 levels"),
         # 65 levels, one past the limit; brackets inside a string do not count
         (_with(FILL, tags='{"a":' * 64 + '"[[[[{{{{"' + "}" * 64), "JSON is nested deeper than 64 levels"),
+        # 65 levels of objects holding only strings, as bytes: what orjson reads first, then refused
+        (_with(CANCELED, zz='{"a":' * 64 + '"b"' + "}" * 64).encode(), "JSON is nested deeper than 64"),
     ],
     ids=[
         "ts-before-year-1", "ts-after-year-9999", "exponent-beyond-decimal", "bare-exponent",
         "surrogate-escape", "surrogate-key", "cesu8-bytes", "surrogate-in-str", "nul-after-ts", "nul-in-ts",
         "objects-1000-deep-in-a-field", "objects-1000-deep-line", "arrays-1000-deep-bytes", "65-levels",
+        "65-levels-of-strings-bytes",
     ],
 )  # fmt: skip
 def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:

@@ -25,6 +25,7 @@ from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderHeld, OrderSpec
 from orderledger.domain.folds import replay
 from orderledger.domain.order import Order
+from orderledger.domain.order_terms import OrderTerms
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 
@@ -82,6 +83,9 @@ def spec(**overrides: Any) -> OrderSpec:
         "price": PRICE,
     }
     fields.update(overrides)
+    terms = {name: fields.pop(name) for name in OrderTerms.model_fields if name in fields}
+    if terms:  # stated side by side, as a message states them: held as one value
+        fields["terms"] = construct(OrderTerms, terms)
     return construct(OrderSpec, fields)
 
 

@@ -350,7 +350,8 @@ BINANCEUSDM_OPEN_STEPS = (
 """The opening limit buy of 0.002 at 33465.22 (client ID bot-open-1, order 13351190000), as
 ORDER_TRADE_UPDATE reports it: new, a maker fill of 0.001 at 33465.00, then 0.001 at 33465.22
 (derived from the fixture's ORDER_TRADE_UPDATE example, pro/binance.py lines 4383-4422: side,
-type, quantity, price, IDs, fill fields; the trailing-stop fields AP/cr dropped). Average
+type, quantity, price, IDs, fill fields; the trailing-stop fields AP/cr dropped and its stop
+price sp "0", as a limit order's). Average
 (33465.00 + 33465.22) / 2 = 33465.11, so the published close (sell 0.001 at 33468.46,
 rp 0.00335) realizes (33468.46 − 33465.11) × 0.001 = 0.00335. Fees at the 0.04% maker rate:
 33.465 × 0.0004 = 0.013386 and 33.46522 × 0.0004 = 0.013386088 → 0.01338609 (8 places)."""
@@ -364,7 +365,7 @@ def binanceusdm_ws_messages() -> list[dict[str, Any]]:
     for name in ("AP", "cr"):
         template.pop(name)
     template.update(c="bot-open-1", S="BUY", o="LIMIT", ot="LIMIT", q="0.002", p="33465.22", i=13351190000)
-    template.update(ps="BOTH", m=True)
+    template.update(ps="BOTH", m=True, sp="0")
     out = []
     for x, status, last, cumulative, price, average, trade, fee, at in BINANCEUSDM_OPEN_STEPS:
         fields = dict(x=x, X=status, l=last, z=cumulative, L=price, ap=average, t=trade, n=fee, T=at)

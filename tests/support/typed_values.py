@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from orderledger.domain.construction import construct
 from orderledger.domain.values import DecimalStr, UtcTime
 
 TEXT = st.text(max_size=8)
@@ -43,6 +45,11 @@ def value_of(hint: Any) -> st.SearchStrategy[Any]:
     if origin in (Mapping, dict):
         return st.dictionaries(TEXT, value_of(args[1]), max_size=3)
     hint = getattr(hint, "__supertype__", hint)  # a NewType
+    if isinstance(hint, type) and issubclass(hint, BaseModel):  # a value of fields (an order's terms)
+        model, hints = hint, typing.get_type_hints(hint, include_extras=True)
+        fields = {name: value_of(hints[name]) for name in model.model_fields}
+        given = st.fixed_dictionaries({}, optional=fields)
+        return given.map(lambda values: construct(model, values))
     if isinstance(hint, type) and issubclass(hint, Enum):
         return st.sampled_from(hint)
     simple: dict[Any, st.SearchStrategy[Any]] = {
@@ -52,5 +59,6 @@ def value_of(hint: Any) -> st.SearchStrategy[Any]:
         Decimal: AMOUNTS,
         datetime: TIMES,
         UUID: st.uuids(),
+        Any: TEXT | st.booleans() | st.lists(TEXT, max_size=3),  # a JSON-ready value (an order's terms)
     }
     return simple[hint]

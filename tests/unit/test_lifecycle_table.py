@@ -25,6 +25,7 @@ from orderledger.domain.events import (
     OrderHeld,
     OrderReinstated,
     OrderRejected,
+    OrderTriggered,
 )
 from orderledger.domain.lifecycle import FACTS, TRANSITIONS, Rule, fact_name, rule_for
 from orderledger.domain.order import Order
@@ -54,6 +55,7 @@ def test_the_facts_are_the_event_classes_a_message_can_bring_once_the_order_exis
         OrderAmended,
         OrderAmendRejected,
         OrderExpired,
+        OrderTriggered,
         OrderReinstated,
         FillBusted,
         FillCorrected,

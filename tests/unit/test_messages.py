@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import InstrumentDefined, OrderEvent, OrderRequested, OrderSpec
+from orderledger.domain.events import REQUEST_FIELDS, InstrumentDefined, OrderEvent, OrderRequested, OrderSpec
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import SPEC_FIELDS
+from orderledger.domain.order_terms import OrderTerms
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
@@ -76,8 +77,11 @@ def test_a_request_states_the_same_fields_in_message_spec_event_and_docs() -> No
     message = set(RequestMessage.model_fields) - HEADER - DOOR
     spec = set(OrderSpec.model_fields)
     event = set(OrderRequested.model_fields) - EVENT_HEADER
-    # Then each names the same fields, each has a rule, and the docs table lists every one of them
-    assert message == spec == set(SPEC_FIELDS) == set(SAID), message ^ spec
+    # Then each names the same fields (the message states the terms side by side, the spec and the
+    # event hold them as one value), each has a rule, and the docs table lists every one of them
+    assert message == set(REQUEST_FIELDS) == set(SAID), message ^ set(REQUEST_FIELDS)
+    assert message == (spec - {"terms"}) | set(OrderTerms.model_fields)
+    assert spec == set(SPEC_FIELDS)
     assert event == spec, (event ^ spec, "OrderRequested must store every field the request states")
     assert message <= documented_fields("message-fields")
 
@@ -91,11 +95,11 @@ def test_the_request_fields_are_declared_once_in_their_order() -> None:
     assert list(OrderRequested.model_fields) == header + list(SPEC_FIELDS)
     # And the message names the order first, as every order message does, then the rest in order
     assert [f for f in RequestMessage.model_fields if f not in DOOR] == ["ts", "source", "type", *keys] + [
-        name for name in SPEC_FIELDS if name not in keys
+        name for name in REQUEST_FIELDS if name not in keys
     ]
     # And a field the request requires, the message requires; one it defaults, the message
     # defaults the same way (the order keys, which a request may leave to be derived, apart)
-    for name, info in OrderSpec.model_fields.items():
+    for name, info in REQUEST_FIELDS.items():
         stated = RequestMessage.model_fields[name]
         if name in keys:
             assert not stated.is_required()
@@ -132,9 +136,9 @@ def test_every_field_of_every_type_is_documented_and_accepted() -> None:
         assert FIELDS[kind] == set(model.model_fields)
         table = documented_fields(own_tables[kind]) | {"type"} if kind in own_tables else documented
         assert FIELDS[kind] <= table, (kind, FIELDS[kind] - table)
-    # 14 order facts + instrument definitions, cash flows and marks + limits set and cleared and
+    # 15 order facts + instrument definitions, cash flows and marks + limits set and cleared and
     # trading states
-    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 21
+    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 22
 
 
 def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
@@ -236,6 +240,7 @@ def test_an_external_request_is_keyed_by_its_venue_order_id() -> None:
     assert isinstance(message, RequestMessage)
     assert message.client_order_id == "ext-okx-881"
     spec = request_spec(message)
-    assert {name: getattr(spec, name) for name in OrderSpec.model_fields} == {
-        name: getattr(message, name) for name in SPEC_FIELDS
+    assert {name: getattr(spec, name) for name in REQUEST_FIELDS} == {
+        name: getattr(message, name) for name in REQUEST_FIELDS
     }
+    assert spec.terms is None  # it states no term

@@ -9,13 +9,21 @@ repeat rule is found, and each field a repeat may add is one ``OrderDetailsAdded
 
 from __future__ import annotations
 
+import ast
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given as given_
+from hypothesis import settings
+from hypothesis import strategies as st
 
+from orderledger.domain import order_terms
 from orderledger.domain.errors import ClientOrderIdReuseError, ContradictionError
 from orderledger.domain.events import (
+    REQUEST_FIELDS,
     WHEN_GIVEN,
     AnomalyRecorded,
     OrderDetailsAdded,
@@ -25,8 +33,9 @@ from orderledger.domain.events import (
 from orderledger.domain.order import REPEATS
 from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.order_state import FROM_REQUEST
+from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import OrderType, Side
+from orderledger.domain.values import Contingency, OrderType, Side, TrailingOffsetType, TriggerReference
 from tests.support.builders import CLIENT_ORDER_ID, accepted, given, only_event, refused, spec, stamp
 
 OTHER_PARTY = "venue-report"
@@ -38,41 +47,83 @@ OTHER_PARTY = "venue-report"
 
 def test_every_field_of_a_request_carries_its_message_rule_and_its_repeat_rule() -> None:
     assert unmarked(OrderSpec, Says, Repeat) == []
-    assert set(REPEATS) == set(field_markers(OrderSpec, Says)) == set(OrderSpec.model_fields)
+    assert set(REPEATS) == set(field_markers(OrderSpec, Says)) == set(REQUEST_FIELDS)
+    # The terms are fields of their own in the request's flat form, held as one value
+    assert set(REQUEST_FIELDS) == (set(OrderSpec.model_fields) - {"terms"}) | set(OrderTerms.model_fields)
 
 
 def test_a_field_without_a_repeat_rule_is_found() -> None:
     # Given a copy of the declaration with one more field, its message rule said, its repeat rule not
     class Unruled(OrderSpec):
-        display_quantity: Annotated[Decimal | None, WHEN_GIVEN, Says(Check.FIGURE, "shown size")] = None
+        shown_size: Annotated[Decimal | None, WHEN_GIVEN, Says(Check.FIGURE, "shown size")] = None
 
     # Then the field is named as lacking a marker, as is one marked twice
-    assert unmarked(Unruled, Says, Repeat) == ["display_quantity"]
+    assert unmarked(Unruled, Says, Repeat) == ["shown_size"]
 
     class Twice(OrderSpec):
-        display_quantity: Annotated[
+        shown_size: Annotated[
             Decimal | None, Says(Check.FIGURE, "shown size"), Repeat.MAY_ADD, Repeat.MUST_MATCH
         ] = None
 
-    assert unmarked(Twice, Says, Repeat) == ["display_quantity"]
+    assert unmarked(Twice, Says, Repeat) == ["shown_size"]
+
+
+def test_a_term_without_a_repeat_rule_is_found_in_the_request() -> None:
+    # Given the terms with one more, its message rule said, its repeat rule not, held by a request
+    class UnruledTerms(OrderTerms):
+        shown_size: Annotated[Decimal | None, Says(Check.FIGURE, "shown size")] = None
+
+    class Holding(OrderSpec):
+        terms: Annotated[UnruledTerms | None, WHEN_GIVEN] = None
+
+    # Then the request names the term as lacking a marker
+    assert unmarked(Holding, Says, Repeat) == ["shown_size"]
+
+
+def test_each_term_is_declared_for_the_type_checker_as_it_is_read() -> None:
+    # TermsRead's properties are made of the terms' declaration; their types, for the type
+    # checker, are declared beside them: both name the same terms
+    tree = ast.parse(Path(order_terms.__file__).read_text(encoding="utf-8"))
+    read = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TermsRead")
+    typed = next(n for n in read.body if isinstance(n, ast.If))
+    declared = {
+        n.target.id for n in typed.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
+    assert declared == {"terms", *order_terms.TERMS}
+    assert all(isinstance(getattr(order_terms.TermsRead, name), property) for name in order_terms.TERMS)
 
 
 def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() -> None:
     added = [name for name, repeat in REPEATS.items() if repeat in CHANGES]
-    assert added == ["time_in_force", "tags", "parent_id", "post_only"]
+    assert added == [
+        "time_in_force",
+        "tags",
+        "parent_id",
+        "post_only",
+        "trigger_reference",
+        "display_quantity",
+        "group_id",
+        "contingency",
+    ]
     carried = OrderDetailsAdded.model_fields
     for name in added:
+        if name in TERM_NAMES:  # a term: carried among the terms the report added
+            assert carried["terms"].annotation == OrderSpec.model_fields["terms"].annotation
+            continue
         assert name in carried, f"OrderDetailsAdded must carry {name}, which a repeat may add"
         assert carried[name].annotation == OrderSpec.model_fields[name].annotation
     # A field added to the fact after the first ones is stored only when given (same bytes)
     first = ["time_in_force", "parent_id", "tags", "aliases"]
-    later = [name for name in added if name not in first]
+    later = [name for name in added if name not in first and name not in TERM_NAMES] + ["terms"]
     assert set(later) <= set(stored_when_given(OrderDetailsAdded))
 
 
 def test_every_field_of_a_request_but_the_venue_order_id_is_taken_by_the_order() -> None:
-    # The venue order ID is one of the order's names: it is kept in its venue_order_ids
-    assert set(FROM_REQUEST.values()) == set(OrderSpec.model_fields) - {"venue_order_id"}
+    # The venue order ID is one of the order's names: it is kept in its venue_order_ids. A
+    # conditional term is kept in the order's terms, the rest each in its own value.
+    taken = [*FROM_REQUEST.values(), "terms"]
+    assert set(taken) == set(OrderSpec.model_fields) - {"venue_order_id"}
+    assert "terms" not in FROM_REQUEST.values()
     assert REPEATS["venue_order_id"] is Repeat.NAMES
 
 
@@ -153,6 +204,17 @@ COMPARED = {
     "parent_id": "P-2",
     "decision_price": Decimal(98),
     "post_only": False,
+    "trigger_price": Decimal(96),
+    "trigger_reference": TriggerReference.LAST,
+    "trailing_offset": Decimal(3),
+    "trailing_offset_type": TrailingOffsetType.PERCENT,
+    "reduce_only": False,
+    "display_quantity": Decimal(2),
+    "expire_at": datetime(2026, 3, 2, tzinfo=UTC),
+    "group_id": "G-2",
+    "contingency": Contingency.BRACKET,
+    "linked_ids": ["S-2"],
+    "contingent_on": "P-9",
 }
 """For each field a repeat is compared by, a value other than the order's below."""
 
@@ -164,6 +226,22 @@ def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: s
     assert set(COMPARED) == {n for n, r in REPEATS.items() if r not in (Repeat.NAMES, Repeat.CLEARS)}
     first: dict[str, Any] = {"time_in_force": "GTC", "tags": {"strategy": "mm"}, "parent_id": "P-1"}
     first |= {"decision_price": Decimal(99), "post_only": True, "quote_currency": "USD"}
+    first |= {
+        "trigger_price": Decimal(95),
+        "trigger_reference": TriggerReference.MARK,
+        "trailing_offset": Decimal(2),
+    }
+    first |= {
+        "trailing_offset_type": TrailingOffsetType.PRICE,
+        "reduce_only": True,
+        "display_quantity": Decimal(1),
+    }
+    first |= {
+        "expire_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "group_id": "G-1",
+        "contingency": Contingency.OCO,
+    }
+    first |= {"linked_ids": ["S-1"], "contingent_on": "P-0"}
     order = given(accepted(), **first)
     again = spec(**{**first, field: COMPARED[field]})
     try:
@@ -176,3 +254,63 @@ def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: s
         return
     assert decided.kind is Outcome.APPLIED, decided
     assert any(isinstance(e, AnomalyRecorded) and e.field == field for e in decided.events)
+
+
+NEW_TERMS = (
+    "trigger_price",
+    "trigger_reference",
+    "trailing_offset",
+    "trailing_offset_type",
+    "reduce_only",
+    "display_quantity",
+    "expire_at",
+    "group_id",
+    "contingency",
+    "linked_ids",
+    "contingent_on",
+)
+"""The terms of the venues' order kinds (stops, reduce-only, icebergs, GTD, linked orders)."""
+
+
+@settings(max_examples=200)
+@given_(
+    stated=st.sets(st.sampled_from(NEW_TERMS)),
+    changed=st.sets(st.sampled_from(NEW_TERMS), min_size=1),
+    source=st.sampled_from(["test", OTHER_PARTY]),
+)
+def test_a_repeat_stating_any_new_term_otherwise_is_never_a_silent_duplicate(
+    stated: set[str], changed: set[str], source: str
+) -> None:
+    # Given an order that stated some of the new terms (the COMPARED values' others below)
+    first = {name: OTHER[name] for name in stated}
+    order = given(accepted(), **first)
+    # When a repeat states the changed terms with values other than the order's (or that it lacks)
+    again = spec(**{**first, **{name: COMPARED[name] for name in changed}})
+    try:
+        decided = order.request_again(again, stamp(5, source))
+    except ClientOrderIdReuseError as error:  # our own request, stated otherwise: refused
+        assert set(error.differences) <= changed and error.differences
+        return
+    # Then it is never a silent duplicate: each change is added or kept as an anomaly
+    assert decided.kind is Outcome.APPLIED, decided
+    recorded = {e.field for e in decided.events if isinstance(e, AnomalyRecorded)}
+    for event in decided.events:
+        if isinstance(event, OrderDetailsAdded) and event.terms is not None:
+            recorded |= {name for name in changed if getattr(event.terms, name) is not None}
+    assert recorded == changed
+
+
+OTHER: dict[str, Any] = {
+    "trigger_price": Decimal(95),
+    "trigger_reference": TriggerReference.MARK,
+    "trailing_offset": Decimal(2),
+    "trailing_offset_type": TrailingOffsetType.PRICE,
+    "reduce_only": True,
+    "display_quantity": Decimal(1),
+    "expire_at": datetime(2026, 3, 1, tzinfo=UTC),
+    "group_id": "G-1",
+    "contingency": Contingency.OCO,
+    "linked_ids": ["S-1"],
+    "contingent_on": "P-0",
+}
+"""A value of each new term other than ``COMPARED``'s."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,8 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     SOURCE,
     TERMINAL,
     InstrumentOf,
+    VenueRules,
+    info_of,
 )
 from orderledger.infrastructure.adapters.ccxt.structure_reading import (
     forced_kind,
@@ -140,11 +143,11 @@ def request_message(
     symbol = text_or_none(order.get("symbol"))
     side = (text_or_none(order.get("side")) or "").lower()
     quantity = positive_text(order.get("amount"), "amount")
-    order_type = order_type_of(order)
-    price = positive_text(order.get("price"), "price") if order_type == "limit" else None
+    order_type, terms = order_terms(order, rules_for(venue))
+    price = positive_text(order.get("price"), "price") if order_type in PRICED else None
     if symbol is None or side not in SIDES or quantity is None:
         return None  # not enough to describe the order: the ack and facts still go through
-    if order_type == "limit" and price is None:
+    if order_type in PRICED and price is None:
         return None
     tif = text_or_none(order.get("timeInForce"))
     post_only = order.get("postOnly")  # ccxt's unified flag: True, False, or None (not said)
@@ -163,6 +166,7 @@ def request_message(
         time_in_force=None if tif is None else tif.upper(),
         post_only=post_only if isinstance(post_only, bool) else None,
         tags=tags,
+        **terms,
         external=True if client_id is None else None,
         ts=ts,
         source=source,
@@ -170,10 +174,63 @@ def request_message(
 
 
 def order_type_of(order: Mapping[str, Any]) -> str:
-    """CCXT's many order types reduced to the ledger's two: priced (limit) or not (market)."""
+    """CCXT's many order types reduced to the ledger's two plain ones: priced (limit) or not
+    (market); a triggered order's kind is added by :func:`order_terms`."""
     kind = (text_or_none(order.get("type")) or "").lower()
     if "market" in kind:  # market, stop_market, take_profit_market …
         return "market"
     if "limit" in kind:  # limit, stop_limit, limit_maker, take_profit_limit …
         return "limit"
+    if any(word in kind.replace("-", "_") for word in ("stop", "take_profit")):
+        return "market"  # stop-loss, take-profit (Lighter, Kraken): market orders once triggered
     return "limit" if positive_text(order.get("price"), "price") is not None else "market"
+
+
+PRICED = frozenset({"limit", "stop_limit", "take_profit_limit"})
+"""The ledger's order types that carry a limit price."""
+PLAIN_TERMS = ("reduce_only", "expire_at")
+"""The fields an order of a plain type (limit, market) may state beyond price and time in force."""
+_FAMILIES = (("trailing", "trailing_stop"), ("take_profit", "take_profit"), ("stop", "stop"))
+"""Words of a venue's type name (``stop_loss_limit``, ``take-profit``, ``trailing_stop_market``)
+and the kind of triggered order each names, tried in this order."""
+
+
+def order_terms(order: Mapping[str, Any], rules: VenueRules) -> tuple[str, dict[str, Any]]:
+    """The ledger's order type of a ccxt order and its request fields beyond price and time in
+    force (only those the order states: a plain order gives none).
+
+    ccxt folds most venues' triggered types into ``market``/``limit`` and states the trigger in
+    ``triggerPrice`` (``stopPrice`` its older name), also copying it into ``stopLossPrice`` or
+    ``takeProfitPrice`` when the venue's type says which; some venues' type keeps the name
+    (``stop-loss-limit``, ``take_profit_market``). So the kind comes from the type's name, else
+    from which of the two the trigger is; the exchange's rules add what only ``info`` holds (a
+    trailing stop's offset, the price the trigger watches, a GTD expiry). ``stopLossPrice`` or
+    ``takeProfitPrice`` alone, on an order of a plain type, are take-profit/stop-loss orders
+    attached to it, not its own trigger: not read as one."""
+    base = order_type_of(order)
+    kind = re.sub(r"[\s-]+", "_", (text_or_none(order.get("type")) or "").lower())
+    trigger = positive_text(order.get("triggerPrice"), "triggerPrice")
+    trigger = trigger or positive_text(order.get("stopPrice"), "stopPrice")
+    stop_loss = positive_text(order.get("stopLossPrice"), "stopLossPrice")
+    take_profit = positive_text(order.get("takeProfitPrice"), "takeProfitPrice")
+    extra = dict(rules.order_terms(order, info_of(order))) if rules.order_terms else {}
+    family = extra.pop("family", None) or next((f for word, f in _FAMILIES if word in kind), None)
+    if family is None and trigger is not None:
+        family = "take_profit" if take_profit == trigger and stop_loss != trigger else "stop"
+    if family == "stop":
+        trigger = trigger or stop_loss
+    elif family == "take_profit":
+        trigger = trigger or take_profit
+    elif family == "trailing_stop":
+        trigger = None  # it moves with the price; the rules give its activation price, if any
+    terms: dict[str, Any] = {"trigger_price": trigger} if trigger is not None else {}
+    terms |= {name: value for name, value in extra.items() if value is not None}
+    if order.get("reduceOnly") is True:
+        terms["reduce_only"] = True
+    if family in ("stop", "take_profit") and "trigger_price" not in terms:
+        family = None  # a stop's name without its trigger: booked as the plain type it folds to
+    if family == "trailing_stop" and "trailing_offset" not in terms:
+        family = None
+    if family is None:
+        return base, {name: terms[name] for name in PLAIN_TERMS if name in terms}
+    return ("trailing_stop" if family == "trailing_stop" else f"{family}_{base}"), terms

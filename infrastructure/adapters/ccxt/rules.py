@@ -75,5 +75,10 @@ class VenueRules:
     """(field of ``info``, dotted for nested; its values for a funding payment): the history
     ccxt reads holds other kinds too (income, bills, executions), signed otherwise, so an entry
     of another kind, or of none, is refused."""
+    order_terms: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]] | None = None
+    """(order, info) → the request fields only ``info`` states (``trigger_reference``,
+    ``trailing_offset``, ``expire_at``: see ``orders.order_terms``), and ``family``
+    (``trailing_stop``, ``stop``, ``take_profit``) where the venue's own type names one that
+    ccxt's unified ``type`` folded away."""
     funding_currency: Callable[[Mapping[str, Any]], str] | None = None
     """(structure) → the payment's currency where ccxt's ``code`` is not it."""

@@ -19,9 +19,13 @@ Report = Mapping[Any, Any]
 InstrumentOf = Callable[[str], str]
 
 SIDES = {"1": "buy", "2": "sell", "5": "sell", "6": "sell"}  # 5/6: sell short (exempt)
-# Stop orders become market orders when triggered, stop-limit orders limit orders; the ledger
-# books those two types, and the FIX type is kept as a tag (see _order_type).
-ORDER_TYPES = {"1": "market", "2": "limit", "3": "market", "4": "limit"}
+# OrdType (40): 3 Stop (a market order once StopPx 99 trades), 4 Stop limit (a limit order at
+# Price 44 then). Any other type is booked as priced or not, its code kept as a tag.
+ORDER_TYPES = {"1": "market", "2": "limit", "3": "stop_market", "4": "stop_limit"}
+REDUCE_ONLY_INSTRUCTION = "E"
+"""ExecInst (18) E, "Do not increase" (DNI): the order may only reduce the position."""
+GOOD_TILL_DATE = "6"
+"""TimeInForce (59) 6, Good Till Date: the order expires at ExpireTime (126)."""
 TIME_IN_FORCE = {"0": "DAY", "1": "GTC", "2": "OPG", "3": "IOC", "4": "FOK", "6": "GTD", "7": "GTX"}
 LIQUIDITY = {"1": "maker", "2": "taker"}
 CXL_REJ_REASONS = {

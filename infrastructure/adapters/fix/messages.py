@@ -30,10 +30,12 @@ mapping; every field stays in order in :attr:`FixFields.pairs` (repeating groups
                                 CxlRejReason 102 in words
 D     NewOrderSingle            ``request`` (a drop copy shows the caller's intent): ClOrdID
                                 11, account (below), Symbol 55 (named as below), Side 54,
-                                OrdType 40, OrderQty 38, Price 44, TimeInForce 59, Currency 15
-                                as quote currency, ExecInst 18 as post-only (holding 6); an
-                                ``instrument`` before it when the message
-                                defines one (below)
+                                OrdType 40 (3 stop, 4 stop limit: StopPx 99 the trigger),
+                                OrderQty 38, Price 44, TimeInForce 59, Currency 15 as quote
+                                currency, ExecInst 18 as post-only (holding 6) and reduce-only
+                                (holding E), ExpireTime 126 of a GTD (59=6), MaxFloor 111 as
+                                the shown quantity; an ``instrument`` before it when the
+                                message defines one (below)
 F     OrderCancelRequest        ``cancel_requested`` for the order OrigClOrdID 41 names
 G     OrderCancelReplaceRequest ``amend_requested``: quantity = OrderQty 38, price = Price 44
 other admin and others          nothing; a note says so
@@ -66,6 +68,8 @@ D     Restated           ``amended`` with OrderQty 38 / Price 44 when present: a
       Pending Replace    ``cancel_requested``/``amend_requested`` by whoever sent the request
                          (or read from a drop copy's 35=F/G); the outcome (4, 5, or a 35=9)
                          settles it.
+L     Triggered          ``triggered``: a stop's StopPx 99 traded, the order now works
+                         (after the ``request`` the report opens its order with)
 I     Order Status       nothing (a note): the venue's view, not a new fact. Feed it to
                          reconciliation, which compares and corrects explicitly.
 A 3 7 9 B …              nothing (a note): pending new, done for day, stopped, suspended …
@@ -73,10 +77,11 @@ A 3 7 9 B …              nothing (a note): pending new, done for day, stopped,
 
 **Orders first seen in a report.** A drop copy may report an order it never reported as New (a
 rejection, an expiry, an unsolicited cancel, a fill). Every ExecutionReport of ExecType 0, 8, 4,
-C, F, 1 or 2 whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another link) and
+C, L, F, 1 or 2 whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another link) and
 that states what a NewOrderSingle would (an account, Symbol 55 or SecurityID 48, Side 54, a
-positive OrderQty 38, OrdType 40, Price 44 for a limit order) puts a ``request`` from those fields
-(numbered with its OrderID 37, but for a rejection) before its fact, so the order is booked
+positive OrderQty 38, OrdType 40, Price 44 for a limit or stop limit order, StopPx 99 for a
+stop) puts a ``request`` from those fields (numbered with its OrderID 37, but for a
+rejection) before its fact, so the order is booked
 whatever the ExecType. When the order is known, the request states it again (a duplicate, or
 details it lacked); a report naming it by a later ClOrdID of its chain is that order, as the
 ledger takes a request whose client order ID an order holds as an alias, or whose OrderID an

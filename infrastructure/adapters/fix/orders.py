@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orderledger.infrastructure.adapters.common import message
 from orderledger.infrastructure.adapters.fix.codes import (
     CXL_REJ_REASONS,
+    GOOD_TILL_DATE,
     ORDER_TYPES,
+    REDUCE_ONLY_INSTRUCTION,
     SIDES,
     SOURCE,
     TIME_IN_FORCE,
     FixError,
     Report,
 )
-from orderledger.infrastructure.adapters.fix.framing import parse_fix, report_time, value_of
+from orderledger.infrastructure.adapters.fix.framing import parse_fix, report_time, transact_time, value_of
 from orderledger.infrastructure.adapters.fix.identity import clordid_alias, order_key
 from orderledger.infrastructure.adapters.fix.instruments import instrument_definition, symbol_of
 from orderledger.infrastructure.adapters.fix.scales import Context
@@ -25,6 +29,11 @@ from orderledger.infrastructure.messages.models import (
     RequestMessage,
 )
 
+PRICED = ("limit", "stop_limit")
+"""The order types a FIX request names with a limit price (Price 44)."""
+STOPS = ("stop_market", "stop_limit")
+"""The order types a FIX request names with a trigger (StopPx 99)."""
+
 
 def _order_type(report: Report, price: str | None) -> tuple[str | None, dict[str, str]]:
     """The ledger's order type for OrdType 40, and a tag keeping a FIX type it approximates."""
@@ -34,7 +43,7 @@ def _order_type(report: Report, price: str | None) -> tuple[str | None, dict[str
         kind = "limit" if price is not None else None
     elif kind is None:
         kind = "limit" if price is not None else "market"
-    tags = {"fix_ord_type": code} if code is not None and code not in ("1", "2") else {}
+    tags = {"fix_ord_type": code} if code is not None and code not in ORDER_TYPES else {}
     return kind, tags
 
 
@@ -42,6 +51,22 @@ def _post_only(exec_inst: str | None) -> bool | None:
     """Post-only from ExecInst (18), a space-separated list of instructions: 6, "participate
     don't initiate", says the order only adds liquidity; None when 18 is absent."""
     return None if exec_inst is None else "6" in exec_inst.split()
+
+
+def _terms(report: Report, ctx: Context, order_type: str | None) -> dict[str, Any]:
+    """The request fields a stop, a reduce-only, a GTD or a reserve order adds: StopPx (99) as
+    the trigger of a stop (OrdType 3/4), ExecInst (18) E "do not increase" as reduce-only,
+    ExpireTime (126) of a TimeInForce 6 (GTD) order, MaxFloor (111) as the shown quantity."""
+    terms: dict[str, Any] = {}
+    if order_type in ("stop_market", "stop_limit"):
+        terms["trigger_price"] = ctx.price(report, 99, "StopPx(99)")
+    if REDUCE_ONLY_INSTRUCTION in (value_of(report, 18) or "").split():
+        terms["reduce_only"] = True
+    expire = value_of(report, 126)
+    if expire is not None and value_of(report, 59) == GOOD_TILL_DATE:
+        terms["expire_at"] = transact_time(expire, "ExpireTime(126)")
+    terms["display_quantity"] = ctx.quantity(report, 111, "MaxFloor(111)")
+    return {name: value for name, value in terms.items() if value is not None}
 
 
 def request_messages(
@@ -58,6 +83,7 @@ def request_messages(
     quantity = ctx.quantity(report, 38, "OrderQty(38)")
     price = ctx.price(report, 44, "Price(44)")
     order_type, tags = _order_type(report, price)
+    stop = ctx.price(report, 99, "StopPx(99)")
     symbol = symbol_of(report, ctx)
     missing = [
         name
@@ -67,7 +93,8 @@ def request_messages(
             ("Side (54) buy or sell", side),
             ("a positive OrderQty (38)", quantity),
             ("OrdType (40)", order_type),
-            ("Price (44) for a limit order", price if order_type == "limit" else "n/a"),
+            ("Price (44) for a limit order", price if order_type in PRICED else "n/a"),
+            ("StopPx (99) for a stop order", stop if order_type in STOPS else "n/a"),
         )
         if value is None
     ]
@@ -85,11 +112,12 @@ def request_messages(
         side=side,
         order_type=order_type,
         quantity=quantity,
-        price=price if order_type == "limit" else None,
+        price=price if order_type in PRICED else None,
         time_in_force=TIME_IN_FORCE.get(value_of(report, 59) or ""),
         post_only=_post_only(value_of(report, 18)),
         quote_currency=value_of(report, 15),
         tags=tags,
+        **_terms(report, ctx, order_type),
         aliases=clordid_alias(clordid),
         venue_order_id=venue_order_id,
         ts=ts,

@@ -35,6 +35,7 @@ from orderledger.infrastructure.messages.models import (
     FillMessage,
     Message,
     RejectedMessage,
+    TriggeredMessage,
 )
 
 
@@ -136,19 +137,10 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             *new_clordid(report, ctx, ts),
         ]
     if exec_type in ("5", "D"):
-        quantity = ctx.quantity(report, 38, "OrderQty(38)")
-        price = ctx.price(report, 44, "Price(44)")
-        if quantity is None and price is None:
-            if exec_type == "D":
-                ctx.notes.append(
-                    f"Restated {named(report)} states no OrderQty (38) or Price (44): nothing to book"
-                )
-                return []
-            raise FixError("a Replaced (150=5) needs OrderQty (38) or Price (44)")
-        fact = message(
-            AmendedMessage, **order_key(report, ctx), quantity=quantity, price=price, ts=ts, source=source
-        )
-        return [fact, *new_clordid(report, ctx, ts)]
+        return _amended(report, ctx, ts, restated=exec_type == "D")
+    if exec_type == "L":  # Triggered or Activated by System: a stop's StopPx (99) traded
+        triggered = message(TriggeredMessage, **order_key(report, ctx), ts=ts, source=source)
+        return [*opening(report, ctx, ts, clordid, orig, order_id), triggered]
     meaning = EXEC_TYPES.get(exec_type, "not a fact the ledger books")
     ctx.notes.append(f"ExecType {shortened(exec_type)} ({meaning}) for {named(report)}: no fact recorded")
     return []
@@ -182,6 +174,23 @@ def named(report: Report) -> str:
     if clordid is not None:
         return f"ClOrdID {shortened(clordid)}"
     return f"OrderID {shortened(order_id)}" if order_id is not None else "(no order named)"
+
+
+def _amended(report: Report, ctx: Context, ts: str, *, restated: bool) -> list[Message]:
+    """Replaced (150=5) or Restated (150=D): the order's new OrderQty (38) and Price (44)."""
+    quantity = ctx.quantity(report, 38, "OrderQty(38)")
+    price = ctx.price(report, 44, "Price(44)")
+    if quantity is None and price is None:
+        if restated:
+            ctx.notes.append(
+                f"Restated {named(report)} states no OrderQty (38) or Price (44): nothing to book"
+            )
+            return []
+        raise FixError("a Replaced (150=5) needs OrderQty (38) or Price (44)")
+    fact = message(
+        AmendedMessage, **order_key(report, ctx), quantity=quantity, price=price, ts=ts, source=ctx.source
+    )
+    return [fact, *new_clordid(report, ctx, ts)]
 
 
 def _bust_or_correct(report: Report, ctx: Context, ts: str, *, correct: bool) -> Message:

@@ -21,11 +21,13 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
 
 * ``cloid`` is the client order ID. An order without one is an external order keyed by its
   ``oid`` (``ext-<venue>-<oid>``): a ``request`` with ``external: true``.
-* Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market; quantity
-  ``origSz``; ``tif`` as the time in force), ``accepted`` with ``venue_order_id = oid``, then
+* Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market, or the trigger
+  type it names with ``triggerPx``: :func:`order_terms`; quantity ``origSz``; ``tif`` as the
+  time in force; ``reduceOnly``), ``accepted`` with ``venue_order_id = oid``, then
   ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement, the
-  ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open``, ``filled``
-  and ``triggered`` add no fact: fills come from userFills.
+  ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open`` and
+  ``filled`` add no fact (fills come from userFills); ``triggered`` (a trigger order's
+  ``triggerPx`` was reached) is a ``triggered``.
 * Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
   in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
   ``venue_realized_pnl``. A fill of our own liquidation has no order the caller placed: an
@@ -90,6 +92,7 @@ from orderledger.infrastructure.messages.models import (
     Message,
     RejectedMessage,
     RequestMessage,
+    TriggeredMessage,
 )
 
 SOURCE = "hyperliquid"
@@ -371,7 +374,9 @@ class HyperliquidAdapter:
         out.append(message(AcceptedMessage, **key, ts=created, source=self.source))
         if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
             out.append(message(CanceledMessage, **key, ts=when, source=self.source, reason=status))
-        elif status not in ("open", "filled", "triggered"):
+        elif status == "triggered":  # a trigger order's triggerPx was reached: now it works
+            out.append(message(TriggeredMessage, **key, ts=when, source=self.source))
+        elif status not in ("open", "filled"):
             notes.append(f"order {oid}: status {status[:40]!r} is not booked")
         return out
 
@@ -381,9 +386,8 @@ class HyperliquidAdapter:
         quantity = positive_text(order.get("origSz"), "origSz") or positive_text(order.get("sz"), "sz")
         if coin is None or side is None or quantity is None:
             raise AdapterError(f"Hyperliquid order {oid} needs coin, side B/A and a positive origSz")
-        kind = (text_or_none(order.get("orderType")) or "").lower()
+        order_type, terms = order_terms(order)
         price = positive_text(order.get("limitPx"), "limitPx")
-        market = "market" in kind or price is None
         tif = text_or_none(order.get("tif"))
         return message(
             RequestMessage,
@@ -394,11 +398,12 @@ class HyperliquidAdapter:
             account=self.account,
             instrument=self.spot.instrument(coin),
             side=side,
-            order_type="market" if market else "limit",
+            order_type=order_type,
             quantity=quantity,
-            price=None if market else price,
+            price=price if order_type in PRICED else None,
             time_in_force=None if tif is None else tif.upper(),
             post_only=None if tif is None else tif.lower() == "alo",  # Alo: add liquidity only
+            **terms,
             ts=ts,
             source=self.source,
         )
@@ -582,6 +587,40 @@ def perp_definitions(messages: list[Message], venue: str, source: str = SOURCE) 
         )
         for instrument, (settle, ts) in settles.items()
     ]
+
+
+TRIGGER_TYPES = {
+    "stop market": "stop_market",
+    "stop limit": "stop_limit",
+    "take profit market": "take_profit_market",
+    "take profit limit": "take_profit_limit",
+}
+"""A trigger order's ``orderType`` (as frontendOpenOrders, orderStatus and historicalOrders name
+it) → the ledger's order type; its trigger is ``triggerPx`` (``isTrigger`` true)."""
+PRICED = frozenset({"limit", "stop_limit", "take_profit_limit"})
+"""The ledger's order types booked with ``limitPx`` as their price (a trigger market order's
+``limitPx`` is its slippage bound, not a limit)."""
+
+
+def order_terms(order: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ledger's order type of a Hyperliquid order and the request fields it states beyond
+    price and time in force: ``trigger_price`` (``triggerPx`` of a trigger order) and
+    ``reduce_only`` (``reduceOnly`` true). A Limit or Market order (or a bare open-orders entry,
+    which names no type) keeps the two plain types: priced by ``limitPx`` unless it says market."""
+    kind = (text_or_none(order.get("orderType")) or "").lower()
+    order_type = TRIGGER_TYPES.get(kind)
+    if order_type is None:
+        market = "market" in kind or positive_text(order.get("limitPx"), "limitPx") is None
+        order_type = "market" if market else "limit"
+    terms: dict[str, Any] = {}
+    if kind in TRIGGER_TYPES:
+        trigger = positive_text(order.get("triggerPx"), "triggerPx") if order.get("isTrigger") else None
+        if trigger is None:
+            raise AdapterError(f"Hyperliquid {kind} order {order.get('oid')!r} needs isTrigger and triggerPx")
+        terms["trigger_price"] = trigger
+    if order.get("reduceOnly") is True:
+        terms["reduce_only"] = True
+    return order_type, terms
 
 
 def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from orderledger.infrastructure.adapters.common import (
     MissingContext,
     decimal_text,
     message,
+    positive_text,
     text_or_none,
 )
 from orderledger.infrastructure.messages.models import CanceledMessage, Message, json_ready
@@ -176,6 +177,10 @@ class LighterAdapter:
             "symbol": self._symbol(raw),
             "side": "sell" if raw.get("is_ask") is True else "buy",
             "type": text_or_none(raw.get("type")),
+            # A trigger order (type stop-loss, stop-loss-limit, take-profit, take-profit-limit)
+            # fires at trigger_price; "0.00" on every other order, as ccxt reads it (omit zero).
+            "triggerPrice": positive_text(raw.get("trigger_price"), "trigger_price"),
+            "reduceOnly": raw.get("reduce_only") is True or None,
             "timeInForce": text_or_none(raw.get("time_in_force")),
             "postOnly": _post_only(raw.get("time_in_force")),
             "amount": raw.get("initial_base_amount"),

@@ -141,8 +141,12 @@ def _order(
         raise AdapterError(f"Tradier order {oid} needs a known side, a positive quantity and create_date")
     updated = time_from_iso(order.get("transaction_date"), "transaction_date") or created
     price = positive_text(order.get("price"), "price")
-    kind = (text_or_none(order.get("type")) or "").lower()
-    market = kind in ("market", "stop") or price is None
+    order_type, terms = order_terms(order, oid)
+    if order_type == "limit" and price is None:
+        order_type = "market"  # a package (debit, credit) with no net price stated
+    elif order_type == "stop_limit" and price is None:
+        raise AdapterError(f"Tradier stop_limit order {oid} needs a positive price")
+    terms |= contingent_terms(order, parent, venue)
     status = (text_or_none(order.get("status")) or "").lower()
     tag = text_or_none(order.get("tag")) or text_or_none((parent or {}).get("tag"))
     tags = {"tag": tag}
@@ -159,9 +163,10 @@ def _order(
             **key,
             external=True,
             **stated,
-            order_type="market" if market else "limit",
+            order_type=order_type,
             quantity=quantity,
-            price=None if market else price,
+            price=price if order_type in PRICED else None,
+            **terms,
             time_in_force=None if duration is None else duration.upper(),
             tags={k: v for k, v in tags.items() if v is not None},
             parent_id=parent_of(tag, parent),
@@ -196,6 +201,49 @@ def _order(
     elif status not in OPEN_STATUSES:
         raise AdapterError(f"Tradier order {oid}: unknown status {status[:40]!r}")
     return out
+
+
+PRICED = ("limit", "stop_limit")
+"""The ledger's order types booked with Tradier's ``price`` as their limit."""
+CONTINGENCIES = {"oco": "oco", "oto": "oto", "otoco": "bracket"}
+"""Tradier's order classes of separate orders placed together (its ``leg`` list, in placing
+order) → how each is linked to its group: OCO (one cancels the other), OTO (the first order's
+fill places the second), OTOCO (the first's fill places an OCO of the other two: a bracket)."""
+
+
+def order_terms(order: Mapping[str, Any], oid: str) -> tuple[str, dict[str, Any]]:
+    """The ledger's order type of a Tradier order (or leg) and its trigger: ``stop`` (a market
+    order once ``stop_price`` trades) and ``stop_limit`` (a limit order at ``price`` then); any
+    other type is priced (limit, debit, credit, even) unless it is ``market``."""
+    kind = (text_or_none(order.get("type")) or "").lower()
+    if kind in ("stop", "stop_limit"):
+        stop = positive_text(order.get("stop_price"), "stop_price")
+        if stop is None:
+            raise AdapterError(f"Tradier {kind} order {oid} needs a positive stop_price")
+        return ("stop_market" if kind == "stop" else "stop_limit"), {"trigger_price": stop}
+    return ("market" if kind == "market" else "limit"), {}
+
+
+def contingent_terms(
+    order: Mapping[str, Any], parent: Mapping[str, Any] | None, venue: str
+) -> dict[str, Any]:
+    """How a leg of an OCO, OTO or OTOCO order is linked to the others: its group (the parent's
+    reference), the contingency, its OCO siblings and the leg whose fill places it (the first
+    leg, for an OTO's and an OTOCO's later legs). Legs are named as the ledger names Tradier's
+    orders (by their ``id``: ``external_client_order_id``)."""
+    contingency = CONTINGENCIES.get((text_or_none((parent or {}).get("class")) or "").lower())
+    if parent is None or contingency is None:
+        return {}
+    legs = parent.get("leg")
+    legs = legs if isinstance(legs, list) else [legs]
+    names = [external_client_order_id(venue, text_or_none(leg.get("id")) or "") for leg in legs]
+    own = names.index(external_client_order_id(venue, text_or_none(order.get("id")) or ""))
+    # OCO siblings: every other leg of an OCO; the other exit of an OTOCO's two (legs 2 and 3).
+    oco = {"oco": names, "bracket": names[1:]}.get(contingency, [])
+    terms: dict[str, Any] = {"group_id": parent_reference(parent), "contingency": contingency}
+    terms["linked_ids"] = [n for n in oco if n != names[own]] if names[own] in oco else None
+    terms["contingent_on"] = names[0] if contingency != "oco" and own > 0 else None
+    return {name: value for name, value in terms.items() if value is not None}
 
 
 def side_of(order: Mapping[str, Any]) -> str | None:

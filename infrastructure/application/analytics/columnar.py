@@ -52,6 +52,7 @@ from orderledger.domain.order_state import (
     OPTIONAL_FLAG,
     SHOWN,
     STATE,
+    TERMS_KIND,
     TEXTS,
     Kind,
 )
@@ -253,7 +254,14 @@ does not declare reads as NULL)."""
 
 
 # What the lake types each declared value as (the orders' state, the fills' order terms).
-_KIND_TYPES = {INTEGER: "BIGINT", FLAG: "BOOLEAN", OPTIONAL_FLAG: "BOOLEAN", TEXTS: "JSON", NAMED: "JSON"}
+_KIND_TYPES = {
+    INTEGER: "BIGINT",
+    FLAG: "BOOLEAN",
+    OPTIONAL_FLAG: "BOOLEAN",
+    TEXTS: "JSON",
+    NAMED: "JSON",
+    TERMS_KIND: "JSON",
+}
 """The lake's type of a value by its kind in the declaration (besides figures and times)."""
 _FIGURE_TYPES = {"quantity": QUANTITY, "price": PRICE}
 

@@ -67,6 +67,10 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+_GROUP_OF = {"sqlite": "json_extract(terms, '$.group_id')", "postgresql": "(terms::json ->> 'group_id')"}
+"""An order's order list (its term ``group_id``, in the JSON of its ``terms`` column), by dialect."""
+
+
 def order_keyset(db: Database, where: Filter, open_only: bool) -> tuple[Keyset, Ordering]:
     """The orders view's rows ``where`` selects, in its sort (by creation time unless it names
     another): a row starts with the snapshot's columns or, with ``open_only``, with them packed
@@ -78,6 +82,7 @@ def order_keyset(db: Database, where: Filter, open_only: bool) -> tuple[Keyset, 
             "instrument": where.instrument,
             "client_order_id": where.client_order_id,
             "parent_id": where.parent,
+            _GROUP_OF[db.dialect]: where.group,
             "created_at>=": where.since_text,
             "created_at<=": where.until_text,
         }

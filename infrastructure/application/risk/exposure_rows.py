@@ -15,9 +15,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Holding, Rates, Working, check_grouping, exposure, underlying_of
+from orderledger.domain.exposure import (
+    Holding,
+    Rates,
+    Working,
+    check_grouping,
+    exposure,
+    link_of,
+    underlying_of,
+)
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
 from orderledger.infrastructure.application.ledger_protocol import LedgerParts
@@ -45,17 +56,30 @@ def holdings(db: Database) -> list[Holding]:
 
 
 def working(db: Database) -> list[Working]:
-    """The open orders of the orders view, each with what is left of it: the seven columns it
-    needs, not each order's whole row (23,035 open orders: about 0.17 s rather than 0.4 s)."""
+    """The open orders of the orders view, each with what is left of it: the columns it needs,
+    not each order's whole row (23,035 open orders: about 0.17 s rather than 0.4 s)."""
     with db.read() as tx:
         rows = tx.all(
-            "SELECT account, venue, instrument, side, leaves_quantity, price, quote_currency"
-            f" FROM {ORDERS_TABLE.name} WHERE {OPEN_ONLY}"
+            "SELECT account, venue, instrument, side, leaves_quantity, price, quote_currency, terms,"
+            f" client_order_id FROM {ORDERS_TABLE.name} WHERE {OPEN_ONLY}"
         )
-    return [
-        Working(r[0], r[1], r[2], Side(r[3]), Decimal(r[4]), None if r[5] is None else Decimal(r[5]), r[6])
-        for r in rows
-    ]
+    return [_working(r) for r in rows]
+
+
+def _working(r: tuple[Any, ...]) -> Working:
+    """An open order from its row: a plain order's terms are NULL, so it needs no JSON read."""
+    terms = None if r[7] is None else orjson.loads(r[7])
+    price = None if r[5] is None else Decimal(r[5])
+    order = (r[0], r[1], r[2], Side(r[3]), Decimal(r[4]), price, r[6])
+    if terms is None:
+        return Working(*order)
+    trigger = terms.get("trigger_price")
+    return Working(
+        *order,
+        None if trigger is None else Decimal(trigger),
+        bool(terms.get("reduce_only")),
+        link_of(r[8], terms.get("group_id"), terms.get("contingency"), terms.get("linked_ids")),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,10 +135,7 @@ def _then(ledger: LedgerParts, as_of: datetime, event_time: bool) -> tuple[list[
         Holding(p.account, p.venue, p.instrument, p.quantity, p.quote_currency) for p in books if p.quantity
     ]
     orders = orders_as_of(ledger.db, ledger.mapper, as_of, event_time=event_time, open_only=True)
-    open_orders = [
-        Working(o.account, o.venue, o.instrument, o.side, o.leaves_quantity, o.price, o.quote_currency)
-        for o in orders
-    ]
+    open_orders = [Working.open(o) for o in orders]
     return held, open_orders
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import MOVES_PNL, InstrumentDefined, MarkRecorded, OrderEvent, OrderRequested
-from orderledger.domain.exposure import Holding, Working
+from orderledger.domain.exposure import Holding, Working, worst_price
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import Order
 from orderledger.domain.risk import Breach, Limit, checked_limit, state_refusal
@@ -215,12 +215,7 @@ class _Moment:
                     for p in positions
                     if p.quantity
                 ],
-                [
-                    Working(
-                        o.account, o.venue, o.instrument, o.side, o.leaves_quantity, o.price, o.quote_currency
-                    )
-                    for o in working
-                ],
+                [Working.open(o) for o in working],
                 dict(self.definitions),
                 dict(self.marks),
             )
@@ -263,7 +258,7 @@ class _Moment:
             if p.account == order.account
         ]
         book = position_book(mine, [o for o in working if o.account == order.account], order.instrument)
-        refusal = state_refusal(response.state, book, order.delta)
+        refusal = state_refusal(response.state, book, order.delta, order.reduce_only)
         if refusal is None:
             return None
         return Breach(
@@ -388,11 +383,12 @@ def _judged(event: OrderRequested, limits: list[Limit], moment: _Moment) -> Repl
         event.instrument,
         event.side,
         event.quantity,
-        event.price if event.price is not None else marks.get(key),
+        worst_price(event.price, event.trigger_price, marks.get(key)),
         definitions.get(key),
         event.tags,
         event.ts_recorded,
         event.quote_currency,
+        bool(event.reduce_only),
     )
     responded = moment.responded(order)
     breaches = [*([] if responded is None else [responded]), *limit_breaches(limits, moment, order)]

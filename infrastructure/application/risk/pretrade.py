@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import BreachRecorded
-from orderledger.domain.exposure import Working
+from orderledger.domain.exposure import Working, worst_price
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.risk import (
     GLOBAL,
@@ -352,7 +352,7 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
     price = request.price
     if price is None:
         mark = latest_mark(ledger.db, request.venue, request.instrument)
-        price = None if mark is None else mark[0]
+        price = worst_price(None, request.trigger_price, None if mark is None else mark[0])
     return worst_of(
         request.account,
         request.venue,
@@ -364,6 +364,7 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
         request.tags,
         now,
         request.quote_currency,
+        bool(request.reduce_only),
     )
 
 
@@ -476,7 +477,15 @@ def underlying_exposure_held(book: ExposureBook, underlying: str, order: Worst) 
     if order.delta:
         side = Side.BUY if order.delta > 0 else Side.SELL
         adding.append(
-            Working(order.account, order.venue, order.instrument, side, abs(order.delta), order.price)
+            Working(
+                order.account,
+                order.venue,
+                order.instrument,
+                side,
+                abs(order.delta),
+                order.price,
+                reduce_only=order.reduce_only,
+            )
         )
     before = {r.underlying: r for r in fold_exposure(book, ("underlying",))}.get(underlying)
     after = {r.underlying: r for r in fold_exposure(book, ("underlying",), adding=adding)}.get(underlying)
@@ -681,7 +690,7 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     state = "active" if current is None else current.state
     reads = Reads(ledger, order)
     if state != "active" and current is not None:
-        refusal = state_refusal(state, reads.book(order), order.delta)
+        refusal = state_refusal(state, reads.book(order), order.delta, order.reduce_only)
         if refusal is not None:
             breaches.append(
                 Breach(
