@@ -520,7 +520,9 @@ def read_page(
     if not count:
         return Page(rows, following)
     cap = None if count is True else int(count)
-    return Page.counted(rows, following, keyset.count(db, cap), cap)
+    # A first page that holds the last row holds every row the filter selects: they are counted.
+    found = len(rows) if keyset.start is None and after is None else keyset.count(db, cap)
+    return Page.counted(rows, following, found, cap)
 
 
 def row_value(row: Any, column: str) -> Any:

@@ -4,7 +4,9 @@ through the log and the views this way."""
 
 from __future__ import annotations
 
+import functools
 import gc
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +20,9 @@ PAGE = 1_000
 KEYS = 50 * PAGE
 """Sort keys read per query by :meth:`Keyset.pages_by_key` (a key is a few short values)."""
 
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""A plain column name (a key among a keyset's columns is read once: ``Keyset.select``)."""
 
 _pausing = 0  # blocks in collector_paused now running, in any thread
 _paused = False  # whether they turned the collector off (it was on when the first began)
@@ -60,14 +65,17 @@ def pages(
     page: int = PAGE,
     start: tuple[Any, ...] | None = None,
     convert: Callable[[list[Any]], list[Any]] | None = None,
+    at: Sequence[int] | None = None,
 ) -> Iterator[list[Any]]:
     """Rows in ``keys`` order (descending with ``newest``), one list per page.
 
-    ``select`` ends with the key columns, in order. Each page starts after the last key seen
-    (keyset paging, never OFFSET), so a writer committing meanwhile shifts nothing. ``start``:
-    the key the first page starts after. ``convert``: what a page's stored rows become (the
-    page is read and converted with the cycle collector paused).
+    ``select`` ends with the key columns, in order, or (``at``) holds them at those positions of
+    its columns. Each page starts after the last key seen (keyset paging, never OFFSET), so a
+    writer committing meanwhile shifts nothing. ``start``: the key the first page starts after.
+    ``convert``: what a page's stored rows become (the page is read and converted with the cycle
+    collector paused).
     """
+    positions = range(-len(keys), 0) if at is None else at
     direction, after = ("DESC", "<") if newest else ("ASC", ">")
     order = ", ".join(f"{k} {direction}" for k in keys)
     last = start
@@ -84,7 +92,8 @@ def pages(
                 rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
             full = len(rows) == page
             if full:
-                last = tuple(rows[-1][-len(keys) :])
+                row = rows[-1]
+                last = tuple(row[i] for i in positions)
             converted = rows if convert is None else convert(rows)
         yield converted
         if not full:
@@ -106,7 +115,32 @@ class Keyset:
 
     @property
     def select(self) -> str:
-        return f"SELECT {self.columns}, {', '.join(self.keys)} FROM {self.source}"
+        return self._layout[0]
+
+    @property
+    def at(self) -> tuple[int, ...]:
+        """Where each key is in a row :attr:`select` reads."""
+        return self._layout[1]
+
+    @functools.cached_property
+    def _layout(self) -> tuple[str, tuple[int, ...]]:
+        """The SELECT, and where each key is in its rows. When the columns are plain names, a
+        key among them is read where it is (the row's own value), not a second time at the end:
+        each column read costs SQLite's and the driver's work for every row."""
+        named = [c.strip() for c in self.columns.split(",")]
+        if not all(_NAME.fullmatch(c) for c in named):
+            keys = ", ".join(self.keys)
+            return f"SELECT {self.columns}, {keys} FROM {self.source}", tuple(range(-len(self.keys), 0))
+        at: list[int] = []
+        extra: list[str] = []
+        for key in self.keys:
+            if key in named:
+                at.append(named.index(key))
+            else:
+                at.append(len(named) + len(extra))
+                extra.append(key)
+        columns = ", ".join([self.columns, *extra])
+        return f"SELECT {columns} FROM {self.source}", tuple(at)
 
     def pages(
         self, db: Database, page: int = PAGE, convert: Callable[[list[Any]], list[Any]] | None = None
@@ -121,6 +155,7 @@ class Keyset:
             page=page,
             start=self.start,
             convert=convert,
+            at=self.at,
         )
 
     def pages_by_key(
@@ -132,7 +167,7 @@ class Keyset:
         alone are read first, ``KEYS`` rows' worth a query, and then each page's rows by the last
         key (the unique column the keys end with, which an index must find), in the keys'
         order. A row gone since its key was read is left out."""
-        unique = self.keys[-1]
+        unique, place = self.keys[-1], self.at[-1]
         for found in replace(self, columns=unique).pages(db, KEYS):
             wanted = [r[0] for r in found]
             for at in range(0, len(wanted), page):
@@ -140,7 +175,7 @@ class Keyset:
                 query = f"{self.select} WHERE {unique} IN ({', '.join('?' * len(part))})"
                 with collector_paused():
                     with db.read() as tx:
-                        by_key = {r[-1]: r for r in tx.all(query, part)}
+                        by_key = {r[place]: r for r in tx.all(query, part)}
                     rows = [by_key[key] for key in part if key in by_key]
                     converted = rows if convert is None else convert(rows)
                 yield converted
@@ -154,7 +189,7 @@ class Keyset:
             return [row for part in self.pages(db, PAGE, convert) for row in part], None
         rows = next(self.pages(db, limit + 1))
         kept = rows[:limit]
-        after = tuple(kept[-1][-len(self.keys) :]) if len(rows) > limit else None
+        after = tuple(kept[-1][i] for i in self.at) if len(rows) > limit else None
         with collector_paused():
             return (kept if convert is None else convert(kept)), after
 

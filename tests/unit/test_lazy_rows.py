@@ -196,3 +196,32 @@ def test_a_whole_list_of_orders_read_by_its_keys_first_is_the_paged_list(
             paged = list(ledger.orders(where))
             assert len(by_key) > 7 * 2
             assert [orjson.dumps(r.to_json()) for r in by_key] == [orjson.dumps(r.to_json()) for r in paged]
+
+
+def test_a_key_among_a_keysets_columns_is_read_once() -> None:
+    keyset = paging.Keyset("a, b, c", "t", ("", []), ("c", "d", "a"))
+    assert keyset.select == "SELECT a, b, c, d FROM t"
+    assert keyset.at == (2, 3, 0)
+    # Columns that are not all plain names: the keys follow them, every one.
+    computed = paging.Keyset("a, f(b, c)", "t", ("", []), ("c",))
+    assert (computed.select, computed.at) == ("SELECT a, f(b, c), c FROM t", (-1,))
+
+
+def test_a_first_page_holding_every_row_is_its_own_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[int | None] = []
+    count = paging.Keyset.count
+
+    def counting(self: paging.Keyset, db: Any, cap: int | None = None) -> int:
+        counted.append(cap)
+        return count(self, db, cap)
+
+    monkeypatch.setattr(paging.Keyset, "count", counting)
+    with OrderLedger("memory://") as ledger:
+        for message in simulate(5, 20):
+            ledger.record(message)
+        every = ledger.orders(limit=1000, count=True)
+        assert every.total == len(every) > 5 and not counted
+        few = ledger.orders(limit=5, count=True)
+        assert few.total == len(every) and counted == [None]
+        after = ledger.orders(Filter(cursor=few.next_cursor, limit=1000), count=3)
+        assert after.total == 3 and after.capped and counted == [None, 3]
