@@ -118,6 +118,14 @@ in its terms."""
 _ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES and name not in TERM_NAMES)
 """The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field); the
 terms it adds are one field of it, ``terms``."""
+
+
+def _takes(repeat: Repeat, current: Any) -> bool:
+    """Whether the order takes a repeat's other value of a field it holds as ``current`` (a field
+    that may change, or one it lacks that may be added); otherwise the values disagree."""
+    return repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD)
+
+
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
 
 
@@ -223,7 +231,7 @@ class Order(FillRules):
                     added[name] = {**new, **other}
             elif theirs in ours:
                 continue
-            elif repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+            elif _takes(repeat, current):
                 added[name] = theirs
             else:
                 mismatches.append((name, current, theirs))
@@ -244,7 +252,7 @@ class Order(FillRules):
             current = getattr(self, name)  # the order's, typed
             if theirs == current:
                 continue
-            if repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+            if _takes(repeat, current):
                 new[name] = theirs
             else:
                 mismatches.append((name, current, theirs))

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
+from orderledger.domain.construction import construct
 from orderledger.domain.order_fields import Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.values import (
     ClientOrderId,
@@ -137,6 +138,13 @@ TERM_NAMES: frozenset[str] = frozenset(OrderTerms.model_fields)
 """The names of the conditional terms, as a request message states them."""
 
 
+def stated_terms(values: Mapping[str, Any]) -> OrderTerms | None:
+    """The terms among ``values`` (a request's fields by name) that are stated (not None), built
+    without validating again; None when none is."""
+    stated = {name: values[name] for name in OrderTerms.model_fields if values.get(name) is not None}
+    return construct(OrderTerms, stated) if stated else None
+
+
 def gather_terms(data: Any) -> Any:
     """A request's fields with its terms stated side by side (``trigger_price``, ...) gathered
     into ``terms``; anything else as it is. Both forms at once are refused (one value would
@@ -244,4 +252,5 @@ __all__ = [
     "TermsRead",
     "gather_terms",
     "shown_terms",
+    "stated_terms",
 ]

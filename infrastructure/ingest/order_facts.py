@@ -33,7 +33,7 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import SPEC_FIELDS, Order
-from orderledger.domain.order_terms import TERM_NAMES, OrderTerms
+from orderledger.domain.order_terms import TERM_NAMES, stated_terms
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,
@@ -64,10 +64,7 @@ def request_spec(message: RequestMessage) -> OrderSpec:
     checked."""
     spec = dict(zip(_OWN_FIELDS, _own_values(message), strict=True))
     if not TERM_NAMES.isdisjoint(message.__pydantic_fields_set__):  # most requests state no term
-        stated = message.__dict__
-        terms = {name: stated[name] for name in OrderTerms.model_fields if stated[name] is not None}
-        if terms:
-            spec["terms"] = construct(OrderTerms, terms)
+        spec["terms"] = stated_terms(message.__dict__)
     return construct(OrderSpec, spec)
 
 

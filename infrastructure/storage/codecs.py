@@ -68,14 +68,21 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
     return None
 
 
-def _model_reader(model: type[BaseModel]) -> Callable[[Any], Any]:
-    """How a value of ``model``'s own fields (an order's terms), stored as the fields it gives,
-    becomes the model: each value turned into its field's type."""
+def _stored_readers(model: type[BaseModel]) -> dict[str, Callable[[Any], Any]]:
+    """The fields of ``model`` whose stored (JSON) value is not yet of their type, each with what
+    turns it into one (JSON has booleans: a flag needs nothing)."""
     readers: dict[str, Callable[[Any], Any]] = {}
     for name, info in model.model_fields.items():
         reader = value_reader(info.annotation)
         if reader is not None and reader is not bool:
             readers[name] = reader
+    return readers
+
+
+def _model_reader(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """How a value of ``model``'s own fields (an order's terms), stored as the fields it gives,
+    becomes the model: each value turned into its field's type."""
+    readers = _stored_readers(model)
 
     def read(stored: Mapping[str, Any]) -> Any:
         return construct(
@@ -119,11 +126,7 @@ def _plan(cls: type[BaseModel]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         made = template(cls)
-        readers: list[tuple[str, Callable[[Any], Any]]] = []
-        for name, info in cls.model_fields.items():
-            reader = value_reader(info.annotation)
-            if reader is not None and reader is not bool and name not in HEADER:  # JSON has booleans
-                readers.append((name, reader))
+        readers = [(name, reader) for name, reader in _stored_readers(cls).items() if name not in HEADER]
         plan = _PLANS[cls] = _Plan(
             made,
             tuple(readers),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.order_terms import OrderTerms
 from orderledger.infrastructure.adapters.ccxt.orders import order_messages
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.adapters.common import AdapterError
@@ -24,21 +25,7 @@ from tests.support import venue_orders as examples
 from tests.support.adapters import Valid
 
 ACCOUNT = "acc1"
-TERMS = (
-    "order_type",
-    "price",
-    "trigger_price",
-    "trigger_reference",
-    "trailing_offset",
-    "trailing_offset_type",
-    "reduce_only",
-    "display_quantity",
-    "expire_at",
-    "group_id",
-    "contingency",
-    "linked_ids",
-    "contingent_on",
-)
+TERMS = ("order_type", "price", *OrderTerms.model_fields)
 """The request fields these tests compare."""
 
 

@@ -25,7 +25,7 @@ from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderHeld, OrderSpec
 from orderledger.domain.folds import replay
 from orderledger.domain.order import Order
-from orderledger.domain.order_terms import OrderTerms
+from orderledger.domain.order_terms import TERM_NAMES, stated_terms
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 
@@ -83,9 +83,8 @@ def spec(**overrides: Any) -> OrderSpec:
         "price": PRICE,
     }
     fields.update(overrides)
-    terms = {name: fields.pop(name) for name in OrderTerms.model_fields if name in fields}
-    if terms:  # stated side by side, as a message states them: held as one value
-        fields["terms"] = construct(OrderTerms, terms)
+    if not TERM_NAMES.isdisjoint(fields):  # stated side by side, as a message states them: held as one value
+        fields["terms"] = stated_terms({name: fields.pop(name) for name in TERM_NAMES & fields.keys()})
     return construct(OrderSpec, fields)
 
 

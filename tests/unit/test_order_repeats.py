@@ -256,19 +256,7 @@ def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: s
     assert any(isinstance(e, AnomalyRecorded) and e.field == field for e in decided.events)
 
 
-NEW_TERMS = (
-    "trigger_price",
-    "trigger_reference",
-    "trailing_offset",
-    "trailing_offset_type",
-    "reduce_only",
-    "display_quantity",
-    "expire_at",
-    "group_id",
-    "contingency",
-    "linked_ids",
-    "contingent_on",
-)
+NEW_TERMS = tuple(OrderTerms.model_fields)
 """The terms of the venues' order kinds (stops, reduce-only, icebergs, GTD, linked orders)."""
 
 
